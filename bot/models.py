@@ -1,0 +1,308 @@
+"""Platform-neutral data that flows between the core, the store and the adapters.
+
+Every datetime here is timezone-aware UTC; local time appears only when a message is
+rendered for one person, in that person's zone. Identities are namespaced strings
+(``telegram:12345``, ``discord:9876``, ``console:alice``): the part before the colon names
+the adapter that owns them.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+
+def platform_of(namespaced_id: str) -> str:
+    """Return the adapter name of a namespaced id (``"telegram:42"`` -> ``"telegram"``)."""
+    return namespaced_id.partition(":")[0]
+
+
+@dataclass(frozen=True, slots=True)
+class UserRef:
+    """A person on one platform.
+
+    Attributes:
+        id: Namespaced id, e.g. ``telegram:1001``.
+        name: Display name or username as the platform gives it, for rendering only.
+    """
+
+    id: str
+    name: str | None = None
+
+    @property
+    def platform(self) -> str:
+        return platform_of(self.id)
+
+    @property
+    def display(self) -> str:
+        return self.name or self.id.partition(":")[2] or self.id
+
+
+class ChatKind(enum.StrEnum):
+    PRIVATE = "private"
+    GROUP = "group"
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRef:
+    """A conversation: a direct chat with one person or a shared room/channel/group.
+
+    Attributes:
+        id: Namespaced chat id, e.g. ``telegram:-100123`` or ``console:room``.
+        kind: Whether only the bot and one person see it.
+        title: Human name of the room, for rendering only.
+    """
+
+    id: str
+    kind: ChatKind = ChatKind.GROUP
+    title: str | None = None
+
+    @property
+    def platform(self) -> str:
+        return platform_of(self.id)
+
+    @property
+    def is_private(self) -> bool:
+        return self.kind is ChatKind.PRIVATE
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """Something a person did that the bot must answer.
+
+    Either ``text`` (a chat message, possibly a ``/command``) or ``action`` (the short,
+    restart-safe id carried by a button the person pressed, e.g. ``poll:42:vote:3``).
+
+    Attributes:
+        user: Who did it.
+        chat: Where it happened.
+        text: The message text; empty for a button press.
+        action: Callback data of a pressed button, or None.
+        locale: The platform's idea of the user's language (``en-GB``), a hint only.
+        message_id: Platform id of the message, if the adapter wants replies threaded.
+    """
+
+    user: UserRef
+    chat: ChatRef
+    text: str = ""
+    action: str | None = None
+    locale: str | None = None
+    message_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    """An inline button. ``action`` is the restart-safe id sent back in ``Incoming.action``;
+    it must stay under 64 bytes (Telegram's callback-data limit)."""
+
+    label: str
+    action: str
+
+
+@dataclass(frozen=True, slots=True)
+class PollSpec:
+    """A poll the core asks an adapter to render natively (``Capability.NATIVE_POLLS``).
+
+    The text fallback is always present in ``Outgoing.text``; adapters without native
+    polls, or polls that must stay anonymous to everyone, use buttons instead.
+    """
+
+    poll_id: int
+    question: str
+    options: tuple[str, ...]
+    multiple: bool = False
+    correct_option: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file sent along with a message (an .ics, a chart image, a certificate)."""
+
+    filename: str
+    content: bytes
+    mime_type: str
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """A message the core wants delivered.
+
+    Exactly one of ``chat`` and ``user`` is the destination: ``chat`` posts into a room,
+    ``user`` sends privately to one person (a DM where the platform has them).
+
+    Attributes:
+        text: Plain text; adapters escape it for their markup. Always complete on its own,
+            so an adapter lacking every optional capability still delivers the meaning.
+        chat: Room destination.
+        user: Private destination.
+        buttons: Rows of inline buttons, rendered where ``Capability.BUTTONS``.
+        poll: A poll to render natively where ``Capability.NATIVE_POLLS``.
+        attachment: A file, where ``Capability.FILES``.
+        starts_at: Start time of the session the message is about, so adapters that can
+            show a viewer-local timestamp (Discord's ``<t:…>``) may do so.
+        kind: What the message is (``reply``, ``reminder``, ``notice``, ``poll``, ...), for
+            adapters that style messages differently.
+    """
+
+    text: str
+    chat: ChatRef | None = None
+    user: UserRef | None = None
+    buttons: tuple[tuple[Button, ...], ...] = ()
+    poll: PollSpec | None = None
+    attachment: Attachment | None = None
+    starts_at: datetime | None = None
+    kind: str = "reply"
+
+    def __post_init__(self) -> None:
+        if (self.chat is None) == (self.user is None):
+            raise ValueError("Outgoing needs exactly one of chat or user")
+
+    @property
+    def destination(self) -> str:
+        """Namespaced id of the chat or user it goes to."""
+        return self.chat.id if self.chat is not None else self.user.id  # type: ignore[union-attr]
+
+    @property
+    def platform(self) -> str:
+        return platform_of(self.destination)
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    """What an adapter returns after a successful send.
+
+    Attributes:
+        message_id: The platform's id for the sent message, if any.
+        poll_ref: The platform's id for a native poll that was created, if any.
+    """
+
+    message_id: str | None = None
+    poll_ref: str | None = None
+
+
+class EventStatus(enum.StrEnum):
+    CONFIRMED = "confirmed"
+    TENTATIVE = "tentative"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True, slots=True)
+class Occurrence:
+    """One dated instance of an event, as stored.
+
+    Attributes:
+        id: Short, stable id shown to people (derived from calendar, uid, recurrence id).
+        calendar: Name of the calendar it came from.
+        uid: iCal UID of its series.
+        recurrence_id: iCal RECURRENCE-ID of this instance in UTC ISO form, or ``""`` for a
+            single (non-recurring) event.
+        series_id: Short id of the series (calendar + uid), for subscribing to a series.
+        title: SUMMARY.
+        start: Start, aware UTC. For all-day events, midnight UTC of ``start_date``.
+        end: End, aware UTC.
+        all_day: True for DATE (not DATE-TIME) events.
+        start_date: The calendar date of an all-day event, else None.
+        end_date: Exclusive end date of an all-day event, else None.
+        timezone: IANA zone the event was written in (for display when a person has none).
+        status: confirmed / tentative / cancelled.
+        description: DESCRIPTION text.
+        location: LOCATION text.
+        url: Join link (URL, or a link found in LOCATION or DESCRIPTION).
+        facilitator: Named facilitator or organiser of the session, if any.
+        cpd_hours: CPD hours (X-CPD-HOURS, else the duration).
+    """
+
+    id: str
+    calendar: str
+    uid: str
+    recurrence_id: str
+    series_id: str
+    title: str
+    start: datetime
+    end: datetime
+    all_day: bool = False
+    start_date: date | None = None
+    end_date: date | None = None
+    timezone: str = "UTC"
+    status: EventStatus = EventStatus.CONFIRMED
+    description: str = ""
+    location: str = ""
+    url: str = ""
+    facilitator: str = ""
+    cpd_hours: float | None = None
+
+    @property
+    def duration(self) -> timedelta:
+        return self.end - self.start
+
+
+class SubscriptionScope(enum.StrEnum):
+    ALL = "all"
+    SERIES = "series"
+    OCCURRENCE = "occurrence"
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """A person's wish to be reminded.
+
+    Attributes:
+        user_id: Namespaced user id.
+        scope: Everything, one series, or one occurrence.
+        target: Series id or occurrence id; ``""`` for ``ALL``.
+        calendar: For ``ALL``, optionally only one calendar (``""`` means every calendar).
+    """
+
+    user_id: str
+    scope: SubscriptionScope
+    target: str = ""
+    calendar: str = ""
+
+
+class Delivery(enum.StrEnum):
+    DIRECT = "dm"
+    CHANNEL = "channel"
+
+
+@dataclass(frozen=True, slots=True)
+class UserSettings:
+    """A person's stored preferences. Missing values fall back to the configured defaults.
+
+    Attributes:
+        user_id: Namespaced user id.
+        timezone: IANA zone name, or None for the configured default.
+        language: ``en`` or ``cy``, or None for the configured default.
+        offsets: Reminder offsets before a session starts, or None for the default.
+        delivery: DM or the chat they subscribed from.
+        delivery_chat: Namespaced chat id used for ``CHANNEL`` delivery (and as the shared
+            chat in which an unreachable person is told once).
+        quiet_start: Start of quiet hours (minutes after local midnight), or None.
+        quiet_end: End of quiet hours (minutes after local midnight), or None.
+        display_name: Last name seen for the user, so organisers can name them.
+    """
+
+    user_id: str
+    timezone: str | None = None
+    language: str | None = None
+    offsets: tuple[timedelta, ...] | None = None
+    delivery: Delivery = Delivery.DIRECT
+    delivery_chat: str | None = None
+    quiet_start: int | None = None
+    quiet_end: int | None = None
+    display_name: str | None = None
+
+
+class Role(enum.IntEnum):
+    ATTENDEE = 0
+    FACILITATOR = 1
+    ORGANISER = 2
+
+
+@dataclass(frozen=True, slots=True)
+class FacilitatorGrant:
+    """A facilitator right: globally (``event == ""``) or for one series or occurrence id."""
+
+    user_id: str
+    event: str = ""
+    granted_by: str = ""
