@@ -112,6 +112,7 @@ class SupportsCommandMenu(Protocol):
         ...
 
 
+@runtime_checkable
 class Finished(Protocol):
     """Adapters (the console) that can end the run by themselves, e.g. at end of input."""
 
@@ -278,8 +279,15 @@ class Store(Protocol):
     """The source of truth. Repositories group the queries by concern; every query the core
     runs is behind one of them, so another backend can replace the SQLite one."""
 
-    calendars: CalendarRepository
-    people: PeopleRepository
+    @property
+    def calendars(self) -> CalendarRepository:
+        """Calendars, series and occurrences."""
+        ...
+
+    @property
+    def people(self) -> PeopleRepository:
+        """Settings, subscriptions and facilitator grants."""
+        ...
 
     async def close(self) -> None:
         """Release the connection pool."""

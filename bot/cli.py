@@ -1,0 +1,185 @@
+"""``eventbot``: run the bot, try it with a demo, and manage schedules from the shell.
+
+Every failure a user can cause (a wrong option, a missing file, a bad feed) ends with one
+line on stderr and a non-zero exit code, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Coroutine, Sequence
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+from typing import Any, NoReturn
+
+from bot.config import Config, load_config
+from bot.errors import BotError, UserError
+from bot.i18n import translator
+
+log = logging.getLogger("eventbot")
+
+Command = Callable[[argparse.Namespace, Config], Coroutine[Any, Any, int]]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="eventbot", description="Self-hosted chat bot for professional events.")
+    parser.add_argument("--db", type=Path, default=None,
+                        help="SQLite database file (env EVENTBOT_DB, default ./eventbot.db)")
+    parser.add_argument("--config", type=Path, default=None,
+                        help="TOML settings file (env EVENTBOT_CONFIG); EVENTBOT_* variables override it")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = sub.add_parser("run", help="run the bot (on the console when no platform token is set)")
+    run.add_argument("--adapter", action="append", dest="adapters", metavar="NAME",
+                     help="adapter to run (repeatable): console, telegram, discord")
+    run.set_defaults(handler=_run)
+
+    demo = sub.add_parser("demo", help="run on a throwaway database with the sample schedules and a demo session")
+    demo.add_argument("--adapter", action="append", dest="adapters", metavar="NAME")
+    demo.add_argument("--minutes", type=float, default=3.0, help="minutes until the demo session starts")
+    demo.set_defaults(handler=_demo)
+
+    imp = sub.add_parser("import", help="import or refresh a calendar from an .ics file or URL")
+    imp.add_argument("source", help="file path, http(s):// or webcal:// URL")
+    imp.add_argument("--calendar", help="calendar name (default: the file name)")
+    imp.add_argument("--timezone", help="zone for floating times, if the feed names none")
+    imp.set_defaults(handler=_import)
+
+    ev = sub.add_parser("events", help="list sessions")
+    ev.add_argument("--from", dest="start", help="first date (YYYY-MM-DD or ISO time; default now)")
+    ev.add_argument("--to", dest="end", help="last date, inclusive (default 30 days after --from)")
+    ev.add_argument("--tz", help="zone to show times in (default: config timezone)")
+    ev.add_argument("--calendar", help="only this calendar")
+    ev.add_argument("--json", action="store_true", help="print JSON")
+    ev.set_defaults(handler=_events)
+
+    # Feature modules add their own subcommands: ``add_cli(subparsers)`` sets a ``handler``
+    # coroutine ``(args, config) -> exit code`` on each parser it adds.
+    from bot.app import FEATURES
+
+    for feature in FEATURES:
+        add_cli = getattr(feature, "add_cli", None)
+        if add_cli is not None:
+            add_cli(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=[logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)],
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    try:
+        config_path = args.config or (Path(os.environ["EVENTBOT_CONFIG"]) if os.environ.get("EVENTBOT_CONFIG")
+                                      else None)
+        config = load_config(config_path, overrides={"db": args.db})
+        return asyncio.run(args.handler(args, config))
+    except UserError as exc:
+        print(f"error: {translator(None)(exc.msgid, **exc.params)}", file=sys.stderr)
+    except BotError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+    except KeyboardInterrupt:
+        return 130
+    return 1
+
+
+async def _run(args: argparse.Namespace, config: Config) -> int:
+    from bot.app import default_adapters, load_adapter, open_app
+
+    names = args.adapters or default_adapters(config)
+    adapters = [load_adapter(name, config) for name in names]
+    async with open_app(config, adapters=adapters) as app:
+        log.info("eventbot running with %s on %s", ", ".join(names), config.db)
+        await app.wait_finished()
+    return 0
+
+
+async def _demo(args: argparse.Namespace, config: Config) -> int:
+    import tempfile
+    from dataclasses import replace
+
+    from bot.demo import prepare_demo
+
+    with tempfile.TemporaryDirectory(prefix="eventbot-demo-") as tmp:
+        config = replace(config, db=Path(tmp) / "demo.db")
+        await prepare_demo(config, minutes=args.minutes)
+        args.adapters = args.adapters or ["console"]
+        return await _run(args, config)
+
+
+def _parse_when(text: str, tz: Any, *, end: bool = False) -> datetime:
+    from bot.timeutil import parse_date
+
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        day = parse_date(text)
+        when = datetime.combine(day + timedelta(days=1) if end else day, time(), tz)
+    if len(text) == 10 and end:
+        when = datetime.combine(when.date() + timedelta(days=1), time(), tz)
+    return when if when.tzinfo else when.replace(tzinfo=tz)
+
+
+async def _events(args: argparse.Namespace, config: Config) -> int:
+    from bot.app import open_app
+    from bot.timeutil import zone
+
+    tz = zone(args.tz or config.timezone)
+    start = _parse_when(args.start, tz) if args.start else datetime.now(UTC)
+    end = _parse_when(args.end, tz, end=True) if args.end else start + timedelta(days=30)
+    async with open_app(config, features=_features()) as app:
+        source = app.services.calendars
+        if source is not None:
+            found = await source.occurrences_between(start, end, calendar=args.calendar)
+        else:
+            found = await app.store.calendars.occurrences_between(start, end, calendar=args.calendar)
+    if args.json:
+        print(json.dumps([occurrence_json(o, tz) for o in found], ensure_ascii=False, indent=2))
+        return 0
+    from bot.render import occurrence_line
+
+    _ = translator(config.language)
+    for o in found:
+        print(occurrence_line(o, tz, _))
+    if not found:
+        print(_("No sessions found."), file=sys.stderr)
+    return 0
+
+
+def occurrence_json(o: Any, tz: Any) -> dict[str, Any]:
+    if o.all_day and o.start_date:
+        start, end = o.start_date.isoformat(), (o.end_date or o.start_date).isoformat()
+    else:
+        start, end = o.start.astimezone(tz).isoformat(), o.end.astimezone(tz).isoformat()
+    return {"id": o.id, "series_id": o.series_id, "calendar": o.calendar, "uid": o.uid,
+            "recurrence_id": o.recurrence_id or None, "title": o.title, "start": start, "end": end,
+            "all_day": o.all_day, "status": o.status.value, "location": o.location, "url": o.url,
+            "facilitator": o.facilitator, "cpd_hours": o.cpd_hours, "description": o.description}
+
+
+def _features() -> Any:
+    from bot.app import FEATURES
+
+    return FEATURES
+
+
+async def _import(args: argparse.Namespace, config: Config) -> int:
+    from bot.app import open_app
+    from bot.calendars import import_command
+
+    async with open_app(config, features=_features()) as app:
+        return await import_command(app.services, args.source, args.calendar, args.timezone)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,62 @@
+"""Personal settings and help: /help, /start, /timezone, /remind, /language."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from bot.commands.router import CommandSpec, Param, ParsedCommand, Router
+from bot.context import Context
+from bot.i18n import LANGUAGES, N_, translator
+from bot.timeutil import format_duration, parse_offsets, zone
+
+
+async def help_(ctx: Context, cmd: ParsedCommand) -> None:
+    _ = ctx._
+    lines = [_("eventbot keeps you on time for the sessions you care about. Commands:")]
+    lines += ctx.services.router.help_lines(_, ctx.role)
+    await ctx.reply("\n".join(lines))
+
+
+async def timezone(ctx: Context, cmd: ParsedCommand) -> None:
+    tz = zone(cmd.args["zone"])
+    await ctx.services.store.people.save_settings(replace(ctx.settings, timezone=tz.key))
+    await ctx.services.person_changed(ctx.user.id)
+    now_there = ctx.now.astimezone(tz)
+    await ctx.reply(ctx._("Your time zone is now {zone} (it is {time} there).",
+                          zone=tz.key, time=f"{now_there:%H:%M}"))
+
+
+async def remind(ctx: Context, cmd: ParsedCommand) -> None:
+    _ = ctx._
+    words = [cmd.args["offsets"], *cmd.extra]
+    people = ctx.services.store.people
+    if len(words) == 1 and words[0].lower() == "default":
+        await people.save_settings(replace(ctx.settings, offsets=None))
+        offsets = ctx.services.config.offsets
+    else:
+        offsets = parse_offsets(words)
+        await people.save_settings(replace(ctx.settings, offsets=offsets))
+    await ctx.services.person_changed(ctx.user.id)
+    await ctx.reply(_("You will be reminded {offsets} before each session you follow.",
+                      offsets=", ".join(format_duration(o, _) for o in offsets)))
+
+
+async def language(ctx: Context, cmd: ParsedCommand) -> None:
+    code = cmd.args["language"]
+    await ctx.services.store.people.save_settings(replace(ctx.settings, language=code))
+    _ = translator(code)
+    await ctx.reply(_("I will write to you in {language}.", language=LANGUAGES[code]))
+
+
+def register(router: Router) -> None:
+    router.add(CommandSpec("help", N_("Show what I can do."), help_), aliases=("start",))
+    router.add(CommandSpec(
+        "timezone", N_("Set the time zone your times are shown in."), timezone,
+        params=(Param("zone", N_("An IANA zone such as Europe/London"), kind="timezone"),)))
+    router.add(CommandSpec(
+        "remind", N_("Choose how long before a session you are reminded (e.g. 1d 15m)."), remind,
+        params=(Param("offsets", N_("Offsets such as 1d 15m, or default"), kind="duration"),),
+        variadic=True, usage_hint="OFFSETS… (e.g. 1d 15m)"))
+    router.add(CommandSpec(
+        "language", N_("Choose English or Welsh."), language,
+        params=(Param("language", N_("en or cy"), kind="language", choices=tuple(LANGUAGES)),)))

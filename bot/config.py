@@ -1,0 +1,168 @@
+"""Settings: a TOML file, overridden by ``EVENTBOT_*`` environment variables.
+
+Secrets (platform tokens) come from the environment only and are never logged: ``Config``
+keeps them in ``SecretStr`` so that a repr or a log line shows ``'***'``.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from bot.errors import ConfigError, UserError
+from bot.timeutil import parse_offsets, zone
+
+
+class SecretStr(str):
+    """A string that hides itself in repr/str formatting used by logs."""
+
+    def __repr__(self) -> str:
+        return "'***'"
+
+    def reveal(self) -> str:
+        return str.__str__(self)
+
+    def __str__(self) -> str:
+        return "***"
+
+
+@dataclass(frozen=True, slots=True)
+class FeedConfig:
+    """A calendar feed the bot keeps in sync.
+
+    Attributes:
+        name: Calendar name.
+        source: Path, http(s) URL or webcal:// URL.
+        refresh_minutes: How often to refresh it.
+        timezone: Zone for floating times, if the feed names none.
+        live_chats: Namespaced chat ids bound automatically to each session as it starts.
+    """
+
+    name: str
+    source: str
+    refresh_minutes: int = 15
+    timezone: str = ""
+    live_chats: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    db: Path = Path("eventbot.db")
+    organisers: tuple[str, ...] = ()
+    adapters: tuple[str, ...] = ()
+    timezone: str = "Europe/London"
+    language: str = "en"
+    offsets: tuple[timedelta, ...] = (timedelta(days=1), timedelta(minutes=15))
+    feeds: tuple[FeedConfig, ...] = ()
+    horizon_days: int = 400
+    feed_max_bytes: int = 10_000_000
+    feed_timeout: float = 20.0
+    reminder_batch: int = 100
+    early_window_minutes: int = 10
+    digest_hour: int = 8
+    digest_chats: tuple[str, ...] = ()
+    telegram_token: SecretStr | None = None
+    telegram_base_url: str = ""
+    telegram_webhook_url: str = ""
+    discord_token: SecretStr | None = None
+    discord_guilds: tuple[int, ...] = ()
+    console_user: str = "you"
+    log_level: str = "WARNING"
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+_LISTS = {"organisers", "adapters", "digest_chats"}
+_INTS = {"horizon_days", "feed_max_bytes", "reminder_batch", "early_window_minutes", "digest_hour"}
+
+
+def load_config(path: Path | None = None, env: Mapping[str, str] | None = None,
+                overrides: Mapping[str, Any] | None = None) -> Config:
+    """Read the TOML file (if any), apply ``EVENTBOT_*`` variables, then ``overrides``.
+
+    Raises:
+        ConfigError: Missing file, invalid TOML, or an invalid value; the message names it.
+    """
+    env = os.environ if env is None else env
+    raw: dict[str, Any] = {}
+    if path is not None:
+        try:
+            raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise ConfigError(f"config file not found: {path}") from exc
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+        raw = dict(raw.get("eventbot", raw))
+    known = {f.name for f in fields(Config)}
+    for key, value in env.items():
+        if not key.startswith("EVENTBOT_") or key in {"EVENTBOT_CONFIG"}:
+            continue
+        name = key.removeprefix("EVENTBOT_").lower()
+        if name in known:
+            raw[name] = value
+    raw.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    unknown = sorted(set(raw) - known - {"feed"})
+    if unknown:
+        raise ConfigError(f"unknown setting(s) in config: {', '.join(unknown)}")
+    return _build(raw)
+
+
+def _as_list(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return tuple(v.strip() for v in value.split(",") if v.strip())
+    if isinstance(value, list | tuple):
+        return tuple(str(v).strip() for v in value)
+    raise ConfigError(f"expected a list, got {value!r}")
+
+
+def _build(raw: dict[str, Any]) -> Config:
+    values: dict[str, Any] = {}
+    try:
+        for key, value in raw.items():
+            if key in _LISTS:
+                values[key] = _as_list(value)
+            elif key in _INTS:
+                values[key] = int(value)
+            elif key == "db":
+                values[key] = Path(value)
+            elif key == "offsets":
+                values[key] = parse_offsets(list(_as_list(value)) if not isinstance(value, str) else value)
+            elif key == "timezone":
+                zone(str(value))
+                values[key] = str(value)
+            elif key in {"telegram_token", "discord_token"}:
+                values[key] = SecretStr(value) if value else None
+            elif key == "feed_timeout":
+                values[key] = float(value)
+            elif key == "discord_guilds":
+                values[key] = tuple(int(v) for v in _as_list(value))
+            elif key in {"feeds", "feed"}:
+                values["feeds"] = tuple(_feed(item) for item in value)
+            elif key == "extra":
+                values[key] = dict(value)
+            else:
+                values[key] = str(value)
+    except UserError as exc:
+        raise ConfigError(f"invalid value for {key}: {exc}") from exc
+    except (TypeError, ValueError, KeyError) as exc:
+        raise ConfigError(f"invalid value for {key}: {exc}") from exc
+    for organiser in values.get("organisers", ()):
+        if ":" not in organiser:
+            raise ConfigError(f"organiser {organiser!r} must be a namespaced id like telegram:1001")
+    return replace(Config(), **values)
+
+
+def _feed(item: Any) -> FeedConfig:
+    if not isinstance(item, dict) or "name" not in item or ("url" not in item and "source" not in item):
+        raise ValueError("each [[feeds]] entry needs name and url")
+    return FeedConfig(
+        name=str(item["name"]),
+        source=str(item.get("url") or item.get("source")),
+        refresh_minutes=int(item.get("refresh_minutes", 15)),
+        timezone=str(item.get("timezone", "")),
+        live_chats=_as_list(item.get("live_chats", [])),
+    )

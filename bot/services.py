@@ -1,0 +1,46 @@
+"""The services handed to command handlers and background jobs: built once, by the app."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Protocol
+
+from bot.alarms import Alarms
+from bot.config import Config
+from bot.messenger import Messenger
+from bot.models import Occurrence
+from bot.ports import Clock, Store
+
+if TYPE_CHECKING:
+    from bot.commands.router import Router
+
+PersonListener = Callable[[str], Awaitable[None]]
+
+
+class Schedule(Protocol):
+    """Where occurrences come from when a window may lie beyond the materialised horizon."""
+
+    async def occurrences_between(self, start: datetime, end: datetime, *,
+                                  calendar: str | None = None) -> list[Occurrence]:
+        """Occurrences overlapping ``[start, end)``, expanding stored series if needed."""
+        ...
+
+
+@dataclass
+class Services:
+    config: Config
+    store: Store
+    clock: Clock
+    messenger: Messenger
+    router: Router
+    alarms: Alarms
+    calendars: Schedule | None = None
+    person_listeners: list[PersonListener] = field(default_factory=list)
+
+    async def person_changed(self, user_id: str) -> None:
+        """Tell interested features (reminder planning) that a person's subscriptions or
+        settings changed."""
+        for listener in self.person_listeners:
+            await listener(user_id)

@@ -1,0 +1,60 @@
+"""Numbered schema migrations, tracked in ``schema_version``.
+
+Each migration runs once, in order, inside one transaction. A migration creates the tables
+it introduces (``create_tables``); a later change to an existing table gets a migration of
+its own that alters it only where needed (``add_column``), so that a new database, which
+gets every table from its current definition, and an old one converge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from bot.store import schema
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    name: str
+    apply: Callable[[Connection], None]
+
+
+def create_tables(*tables: sa.Table) -> Callable[[Connection], None]:
+    def apply(conn: Connection) -> None:
+        schema.metadata.create_all(conn, tables=list(tables), checkfirst=True)
+
+    return apply
+
+
+def add_column(table: sa.Table, column_name: str) -> Callable[[Connection], None]:
+    """Add a column that the table's current definition has, if the database lacks it."""
+
+    def apply(conn: Connection) -> None:
+        existing = {c["name"] for c in sa.inspect(conn).get_columns(table.name)}
+        if column_name in existing:
+            return
+        column = table.c[column_name]
+        ddl = sa.schema.CreateColumn(column).compile(dialect=conn.dialect)
+        conn.execute(sa.text(f"ALTER TABLE {table.name} ADD COLUMN {ddl}"))
+
+    return apply
+
+
+MIGRATIONS: list[Migration] = [
+    Migration(1, "core", create_tables(
+        schema.calendars, schema.series, schema.occurrences,
+        schema.users, schema.subscriptions, schema.facilitators,
+    )),
+]
+
+
+def pending(applied: set[int]) -> list[Migration]:
+    versions = [m.version for m in MIGRATIONS]
+    if len(versions) != len(set(versions)):
+        raise RuntimeError("two migrations share a version number")
+    return sorted((m for m in MIGRATIONS if m.version not in applied), key=lambda m: m.version)

@@ -1,0 +1,152 @@
+"""People: settings, subscriptions and facilitator grants in SQL."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.models import (
+    Delivery,
+    FacilitatorGrant,
+    Occurrence,
+    Subscription,
+    SubscriptionScope,
+    UserSettings,
+)
+from bot.store.schema import facilitators, subscriptions, users
+
+
+def _offsets_to_text(offsets: tuple[timedelta, ...] | None) -> str | None:
+    return None if offsets is None else ",".join(str(int(o.total_seconds())) for o in offsets)
+
+
+def _offsets_from_text(text: str | None) -> tuple[timedelta, ...] | None:
+    if text is None:
+        return None
+    return tuple(timedelta(seconds=int(v)) for v in text.split(",") if v)
+
+
+def _settings_from_row(r: Any) -> UserSettings:
+    return UserSettings(
+        user_id=r.user_id, timezone=r.timezone, language=r.language,
+        offsets=_offsets_from_text(r.offsets), delivery=Delivery(r.delivery),
+        delivery_chat=r.delivery_chat, quiet_start=r.quiet_start, quiet_end=r.quiet_end,
+        display_name=r.display_name)
+
+
+class SqlPeopleRepository:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def get_settings(self, user_id: str) -> UserSettings:
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(sa.select(users).where(users.c.user_id == user_id))).first()
+        return _settings_from_row(row) if row else UserSettings(user_id=user_id)
+
+    async def get_many_settings(self, user_ids: list[str]) -> dict[str, UserSettings]:
+        """Settings of many people at once (defaults for those with nothing stored)."""
+        found: dict[str, UserSettings] = {}
+        async with self._engine.connect() as conn:
+            for i in range(0, len(user_ids), 500):
+                chunk = user_ids[i:i + 500]
+                for row in await conn.execute(sa.select(users).where(users.c.user_id.in_(chunk))):
+                    found[row.user_id] = _settings_from_row(row)
+        return {uid: found.get(uid) or UserSettings(user_id=uid) for uid in user_ids}
+
+    async def save_settings(self, settings: UserSettings) -> None:
+        values = {
+            "display_name": settings.display_name, "timezone": settings.timezone,
+            "language": settings.language, "offsets": _offsets_to_text(settings.offsets),
+            "delivery": settings.delivery.value, "delivery_chat": settings.delivery_chat,
+            "quiet_start": settings.quiet_start, "quiet_end": settings.quiet_end,
+        }
+        async with self._engine.begin() as conn:
+            updated = await conn.execute(users.update().where(users.c.user_id == settings.user_id)
+                                         .values(**values))
+            if updated.rowcount == 0:
+                await conn.execute(users.insert().values(user_id=settings.user_id, **values))
+
+    async def find_user_by_name(self, name: str, platform: str | None = None) -> list[str]:
+        query = sa.select(users.c.user_id).where(sa.func.lower(users.c.display_name) == name.lower())
+        if platform:
+            query = query.where(users.c.user_id.like(f"{platform}:%"))
+        async with self._engine.connect() as conn:
+            return [r[0] for r in await conn.execute(query)]
+
+    async def subscribe(self, subscription: Subscription) -> bool:
+        async with self._engine.begin() as conn:
+            exists = await conn.scalar(sa.select(sa.func.count()).select_from(subscriptions)
+                                       .where(*self._match(subscription)))
+            if exists:
+                return False
+            await conn.execute(subscriptions.insert().values(
+                user_id=subscription.user_id, scope=subscription.scope.value,
+                target=subscription.target, calendar=subscription.calendar))
+            return True
+
+    async def unsubscribe(self, subscription: Subscription) -> bool:
+        async with self._engine.begin() as conn:
+            result = await conn.execute(subscriptions.delete().where(*self._match(subscription)))
+            return bool(result.rowcount)
+
+    async def unsubscribe_all(self, user_id: str) -> int:
+        async with self._engine.begin() as conn:
+            result = await conn.execute(subscriptions.delete().where(subscriptions.c.user_id == user_id))
+            return int(result.rowcount or 0)
+
+    @staticmethod
+    def _match(s: Subscription) -> list[sa.ColumnElement[bool]]:
+        return [subscriptions.c.user_id == s.user_id, subscriptions.c.scope == s.scope.value,
+                subscriptions.c.target == s.target, subscriptions.c.calendar == s.calendar]
+
+    async def subscriptions_of(self, user_id: str) -> list[Subscription]:
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(sa.select(subscriptions).where(subscriptions.c.user_id == user_id)
+                                      .order_by(subscriptions.c.scope, subscriptions.c.target))
+            return [Subscription(user_id=r.user_id, scope=SubscriptionScope(r.scope), target=r.target,
+                                 calendar=r.calendar) for r in rows]
+
+    async def all_subscriptions(self) -> list[Subscription]:
+        """Every subscription, for planning reminders in bulk."""
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(sa.select(subscriptions))
+            return [Subscription(user_id=r.user_id, scope=SubscriptionScope(r.scope), target=r.target,
+                                 calendar=r.calendar) for r in rows]
+
+    async def subscribers_of(self, occurrence: Occurrence) -> list[str]:
+        c = subscriptions.c
+        query = sa.select(c.user_id).distinct().where(sa.or_(
+            sa.and_(c.scope == SubscriptionScope.ALL.value,
+                    sa.or_(c.calendar == "", c.calendar == occurrence.calendar)),
+            sa.and_(c.scope == SubscriptionScope.SERIES.value, c.target == occurrence.series_id),
+            sa.and_(c.scope == SubscriptionScope.OCCURRENCE.value, c.target == occurrence.id),
+        )).order_by(c.user_id)
+        async with self._engine.connect() as conn:
+            return [r[0] for r in await conn.execute(query)]
+
+    async def grant_facilitator(self, grant: FacilitatorGrant) -> bool:
+        async with self._engine.begin() as conn:
+            exists = await conn.scalar(sa.select(sa.func.count()).select_from(facilitators).where(
+                facilitators.c.user_id == grant.user_id, facilitators.c.event == grant.event))
+            if exists:
+                return False
+            await conn.execute(facilitators.insert().values(
+                user_id=grant.user_id, event=grant.event, granted_by=grant.granted_by))
+            return True
+
+    async def revoke_facilitator(self, user_id: str, event: str = "") -> bool:
+        async with self._engine.begin() as conn:
+            result = await conn.execute(facilitators.delete().where(
+                facilitators.c.user_id == user_id, facilitators.c.event == event))
+            return bool(result.rowcount)
+
+    async def facilitator_grants(self, user_id: str | None = None) -> list[FacilitatorGrant]:
+        query = sa.select(facilitators).order_by(facilitators.c.user_id, facilitators.c.event)
+        if user_id is not None:
+            query = query.where(facilitators.c.user_id == user_id)
+        async with self._engine.connect() as conn:
+            return [FacilitatorGrant(user_id=r.user_id, event=r.event, granted_by=r.granted_by)
+                    for r in await conn.execute(query)]

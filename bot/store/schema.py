@@ -1,0 +1,99 @@
+"""Table definitions (SQLAlchemy Core), shared by the migrations and the repositories.
+
+Times are stored as integer UTC epoch seconds: portable across SQLite and PostgreSQL,
+cheap to compare and index, and free of driver time-zone quirks. Dates are ISO strings.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+schema_version = sa.Table(
+    "schema_version", metadata,
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("applied_at", sa.BigInteger, nullable=False),
+)
+
+calendars = sa.Table(
+    "calendars", metadata,
+    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("source", sa.Text, nullable=False, server_default=""),
+    sa.Column("timezone", sa.String(64), nullable=False, server_default=""),
+    sa.Column("etag", sa.Text, nullable=False, server_default=""),
+    sa.Column("last_modified", sa.Text, nullable=False, server_default=""),
+    sa.Column("content_hash", sa.String(64), nullable=False, server_default=""),
+    sa.Column("last_sync", sa.BigInteger, nullable=True),
+    sa.Column("last_error", sa.Text, nullable=False, server_default=""),
+    sa.Column("refresh_minutes", sa.Integer, nullable=True),
+)
+
+series = sa.Table(
+    "series", metadata,
+    sa.Column("series_id", sa.String(16), primary_key=True),
+    sa.Column("calendar", sa.String(200), nullable=False, index=True),
+    sa.Column("uid", sa.Text, nullable=False),
+    sa.Column("title", sa.Text, nullable=False, server_default=""),
+    sa.Column("ical", sa.Text, nullable=False),
+    sa.Column("timezone", sa.String(64), nullable=False, server_default="UTC"),
+    sa.Column("recurring", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("content_hash", sa.String(64), nullable=False, server_default=""),
+    sa.UniqueConstraint("calendar", "uid", name="uq_series_calendar_uid"),
+)
+
+occurrences = sa.Table(
+    "occurrences", metadata,
+    sa.Column("id", sa.String(16), primary_key=True),
+    sa.Column("calendar", sa.String(200), nullable=False),
+    sa.Column("uid", sa.Text, nullable=False),
+    sa.Column("recurrence_id", sa.String(32), nullable=False, server_default=""),
+    sa.Column("series_id", sa.String(16), nullable=False, index=True),
+    sa.Column("title", sa.Text, nullable=False, server_default=""),
+    sa.Column("start_ts", sa.BigInteger, nullable=False),
+    sa.Column("end_ts", sa.BigInteger, nullable=False),
+    sa.Column("all_day", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("start_date", sa.String(10), nullable=True),
+    sa.Column("end_date", sa.String(10), nullable=True),
+    sa.Column("timezone", sa.String(64), nullable=False, server_default="UTC"),
+    sa.Column("status", sa.String(16), nullable=False, server_default="confirmed"),
+    sa.Column("description", sa.Text, nullable=False, server_default=""),
+    sa.Column("location", sa.Text, nullable=False, server_default=""),
+    sa.Column("url", sa.Text, nullable=False, server_default=""),
+    sa.Column("facilitator", sa.Text, nullable=False, server_default=""),
+    sa.Column("cpd_hours", sa.Float, nullable=True),
+    sa.UniqueConstraint("calendar", "uid", "recurrence_id", name="uq_occurrence_identity"),
+    sa.Index("ix_occurrences_start", "start_ts"),
+    sa.Index("ix_occurrences_calendar_start", "calendar", "start_ts"),
+)
+
+users = sa.Table(
+    "users", metadata,
+    sa.Column("user_id", sa.String(200), primary_key=True),
+    sa.Column("display_name", sa.Text, nullable=True),
+    sa.Column("timezone", sa.String(64), nullable=True),
+    sa.Column("language", sa.String(8), nullable=True),
+    sa.Column("offsets", sa.Text, nullable=True),
+    sa.Column("delivery", sa.String(16), nullable=False, server_default="dm"),
+    sa.Column("delivery_chat", sa.String(200), nullable=True),
+    sa.Column("quiet_start", sa.Integer, nullable=True),
+    sa.Column("quiet_end", sa.Integer, nullable=True),
+    sa.Index("ix_users_display_name", sa.func.lower(sa.column("display_name"))),
+)
+
+subscriptions = sa.Table(
+    "subscriptions", metadata,
+    sa.Column("user_id", sa.String(200), primary_key=True),
+    sa.Column("scope", sa.String(16), primary_key=True),
+    sa.Column("target", sa.String(16), primary_key=True),
+    sa.Column("calendar", sa.String(200), primary_key=True),
+    sa.Index("ix_subscriptions_target", "scope", "target"),
+)
+
+facilitators = sa.Table(
+    "facilitators", metadata,
+    sa.Column("user_id", sa.String(200), primary_key=True),
+    sa.Column("event", sa.String(16), primary_key=True),
+    sa.Column("granted_by", sa.String(200), nullable=False, server_default=""),
+)
