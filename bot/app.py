@@ -16,11 +16,13 @@ from bot.alarms import Alarms, SchedulerAlarms
 from bot.clock import SystemClock
 from bot.commands import basic, roles, schedule
 from bot.commands.router import Router
+from bot.completion import Completer
 from bot.config import Config
 from bot.core import Bot
 from bot.errors import AdapterUnavailable
+from bot.i18n import LANGUAGES, translator
 from bot.messenger import Messenger
-from bot.ports import ChatAdapter, Clock, Finished
+from bot.ports import ChatAdapter, Clock, CommandMenu, Finished, SupportsCommandMenu
 from bot.services import Services
 from bot.store.sql import SqlStore
 
@@ -118,4 +120,13 @@ async def open_app(config: Config, *, adapters: Sequence[ChatAdapter] = (), cloc
                 await adapter.start(bot.handle)
                 stack.push_async_callback(adapter.stop)
                 log.info("adapter %s started", adapter.name)
+            menu = CommandMenu(commands=services.router.commands(), languages=tuple(LANGUAGES),
+                               translate=lambda msgid, lang: translator(lang)(msgid),
+                               complete=Completer(services))
+            for adapter in adapters:
+                if isinstance(adapter, SupportsCommandMenu):
+                    try:
+                        await adapter.publish_commands(menu)
+                    except Exception:
+                        log.exception("could not publish commands to %s", adapter.name)
         yield App(services=services, bot=bot)

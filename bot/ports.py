@@ -11,7 +11,7 @@ import enum
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from bot.models import (
     Delivered,
@@ -103,12 +103,35 @@ class SupportsNativePolls(Protocol):
         ...
 
 
+Completer = Callable[[str, str, str], Awaitable[list[tuple[str, str]]]]
+"""``complete(kind, typed_prefix, user_id)`` -> up to 25 ``(label, value)`` suggestions for a
+parameter of that kind (``event``, ``timezone``, ``language``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CommandMenu:
+    """What an adapter needs to publish the bot's commands natively.
+
+    Attributes:
+        commands: The router's ``CommandSpec``s, in order (name, summary msgid, params, flags).
+        languages: Language codes with a catalog (``en``, ``cy``).
+        translate: ``translate(msgid, language)`` -> text.
+        complete: Suggestions for parameters, for platforms with autocomplete.
+    """
+
+    commands: Sequence[Any]
+    languages: Sequence[str]
+    translate: Callable[[str, str], str]
+    complete: Completer
+
+
 @runtime_checkable
 class SupportsCommandMenu(Protocol):
-    """Adapters that can publish the command list to the platform's menu."""
+    """Adapters that publish the command list to the platform (Telegram's menu, Discord's
+    slash commands). The app calls this once, after ``start``."""
 
-    async def publish_commands(self, commands: Sequence[tuple[str, str, str]]) -> None:
-        """Register ``(name, description, language)`` triples with the platform."""
+    async def publish_commands(self, menu: CommandMenu) -> None:
+        """Register the commands with the platform, localised where it can be."""
         ...
 
 
@@ -300,6 +323,8 @@ __all__ = [
     "Capability",
     "ChatAdapter",
     "Clock",
+    "CommandMenu",
+    "Completer",
     "Finished",
     "MessageHandler",
     "PeopleRepository",
