@@ -10,6 +10,11 @@ class SystemClock:
     def now(self) -> datetime:
         return datetime.now(UTC)
 
+    async def sleep_until(self, when: datetime) -> None:
+        """Wait on the wall clock until ``when`` (returns at once if it is past)."""
+        delay = (when - self.now()).total_seconds()
+        await asyncio.sleep(max(0.0, delay))
+
 
 class FakeClock:
     """A clock that only moves when told to.
@@ -39,6 +44,13 @@ class FakeClock:
             delta = timedelta(seconds=delta)
         self.set(self._now + delta)
         return self._now
+
+    async def sleep_until(self, when: datetime) -> None:
+        """Simulated waiting: whoever waits on a fake clock moves it, so paced work (the
+        reminder dispatcher honouring rate limits) runs in fake time without sleeping."""
+        if when > self._now:
+            self.set(when)
+        await asyncio.sleep(0)
 
     def listen(self) -> asyncio.Event:
         event = asyncio.Event()

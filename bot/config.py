@@ -63,6 +63,7 @@ class Config:
     feed_max_bytes: int = 10_000_000
     feed_timeout: float = 20.0
     reminder_batch: int = 100
+    reminder_lease_seconds: int = 120
     early_window_minutes: int = 10
     digest_hour: int = 8
     digest_chats: tuple[str, ...] = ()
@@ -77,7 +78,8 @@ class Config:
 
 
 _LISTS = {"organisers", "adapters", "digest_chats"}
-_INTS = {"horizon_days", "feed_max_bytes", "reminder_batch", "early_window_minutes", "digest_hour"}
+_INTS = {"horizon_days", "feed_max_bytes", "reminder_batch", "early_window_minutes", "digest_hour",
+         "reminder_lease_seconds"}
 
 
 def load_config(path: Path | None = None, env: Mapping[str, str] | None = None,

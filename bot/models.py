@@ -306,3 +306,44 @@ class FacilitatorGrant:
     user_id: str
     event: str = ""
     granted_by: str = ""
+
+
+class ReminderStatus(enum.StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    EXPIRED = "expired"
+
+
+@dataclass(frozen=True, slots=True)
+class Reminder:
+    """One planned reminder in the outbox: (person, occurrence, offset) is unique.
+
+    Attributes:
+        id: Row id.
+        user_id: Who is reminded.
+        occurrence_id: Of which session.
+        offset: How long before the start it was asked for.
+        platform: Adapter that delivers it.
+        start: Start of the session when it was planned, aware UTC.
+        due: When it should arrive (the start minus the offset, moved out of quiet hours).
+        ready: When it may next be tried (``due``, or later after a transient failure).
+        status: pending → sending → sent / failed / expired.
+        attempts: Failed delivery attempts so far.
+        last_error: Why the last attempt failed, for organisers.
+        sent_at: When it was delivered.
+    """
+
+    id: int
+    user_id: str
+    occurrence_id: str
+    offset: timedelta
+    platform: str
+    start: datetime
+    due: datetime
+    ready: datetime
+    status: ReminderStatus
+    attempts: int = 0
+    last_error: str = ""
+    sent_at: datetime | None = None

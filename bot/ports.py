@@ -19,6 +19,8 @@ from bot.models import (
     Incoming,
     Occurrence,
     Outgoing,
+    Reminder,
+    ReminderStatus,
     Subscription,
     UserSettings,
 )
@@ -285,6 +287,14 @@ class PeopleRepository(Protocol):
         """Return ids of everyone whose subscriptions cover this occurrence."""
         ...
 
+    async def all_subscriptions(self) -> list[Subscription]:
+        """Return every subscription, for planning reminders in bulk."""
+        ...
+
+    async def get_many_settings(self, user_ids: list[str]) -> dict[str, UserSettings]:
+        """Return the settings of many people at once (defaults where nothing is stored)."""
+        ...
+
     async def grant_facilitator(self, grant: FacilitatorGrant) -> bool:
         """Store a facilitator grant; return False if it already existed."""
         ...
@@ -295,6 +305,147 @@ class PeopleRepository(Protocol):
 
     async def facilitator_grants(self, user_id: str | None = None) -> list[FacilitatorGrant]:
         """Return grants, of one person or of everyone."""
+        ...
+
+
+ReminderKey = tuple[str, str, int]
+"""``(user_id, occurrence_id, offset_seconds)``: what makes a reminder unique."""
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedReminder:
+    """A reminder the planner wants in the outbox (times in UTC epoch seconds)."""
+
+    user_id: str
+    occurrence_id: str
+    offset_s: int
+    platform: str
+    start_ts: int
+    due_ts: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReminderOutcome:
+    """What became of one claimed reminder.
+
+    Attributes:
+        id: Row id.
+        status: sent, failed, expired, or pending again (to be retried at ``ready_ts``).
+        attempts: Failed attempts so far.
+        ready_ts: When it may be tried again (for pending).
+        last_error: Why it failed, if it did.
+        sent_ts: When it was delivered, if it was.
+    """
+
+    id: int
+    status: ReminderStatus
+    attempts: int
+    ready_ts: int
+    last_error: str = ""
+    sent_ts: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReminderSummary:
+    """Outcomes over a period, for the organisers' digest."""
+
+    sent: int
+    failed: int
+    expired: int
+    failures: tuple[Reminder, ...] = ()
+
+
+class ReminderRepository(Protocol):
+    """The reminder outbox. Times are UTC epoch seconds."""
+
+    async def planned(self, *, after: int, user_ids: Sequence[str] | None = None,
+                      occurrence_ids: Sequence[str] | None = None,
+                      ) -> dict[ReminderKey, tuple[int, str, int, int]]:
+        """Return ``key -> (id, status, start_ts, due_ts)`` of reminders for sessions starting
+        after ``after``, of these people or these occurrences (or all)."""
+        ...
+
+    async def apply_plan(self, *, now: int, inserts: Sequence[PlannedReminder],
+                         updates: Sequence[tuple[int, int, int]], deletes: Sequence[int]) -> None:
+        """In one transaction: insert new reminders, move pending ones (``(id, start_ts,
+        due_ts)``), and delete pending ones no longer wanted. Rows no longer pending are kept."""
+        ...
+
+    async def delete_orphans(self, now: int) -> int:
+        """Delete pending reminders of future sessions that are gone or cancelled."""
+        ...
+
+    async def ready_counts(self, until: int) -> list[tuple[str, int, int]]:
+        """``(platform, ready_ts, count)`` of pending reminders ready by ``until``, by time."""
+        ...
+
+    async def next_ready(self) -> int | None:
+        """The earliest ``ready_ts`` of a pending reminder."""
+        ...
+
+    async def oldest_claim(self) -> int | None:
+        """The earliest ``claimed_at`` of a reminder being sent."""
+        ...
+
+    async def release_stale(self, older_than: int, now: int) -> int:
+        """Return claims taken before ``older_than`` (a crashed sender's) to pending."""
+        ...
+
+    async def expire_started(self, now: int) -> int:
+        """Mark pending reminders of sessions that already started as expired."""
+        ...
+
+    async def claim(self, token: str, now: int, horizons: dict[str, int], limit: int) -> list[Reminder]:
+        """Atomically claim up to ``limit`` pending reminders, of each platform those ready by
+        its horizon, earliest first; return them."""
+        ...
+
+    async def renew(self, token: str, now: int) -> None:
+        """Extend the lease of a claim still being worked on."""
+        ...
+
+    async def record(self, token: str, now: int, outcomes: Sequence[ReminderOutcome]) -> int:
+        """Store the outcomes of claimed reminders and release them; return rows updated."""
+        ...
+
+    async def fail_pending_of(self, user_id: str, reason: str, now: int) -> int:
+        """Mark every pending reminder of a person as failed."""
+        ...
+
+    async def mark_unreachable(self, user_id: str, reason: str, now: int) -> bool:
+        """Remember that a person cannot be reached privately; False if already known."""
+        ...
+
+    async def take_notice(self, user_id: str) -> bool:
+        """True exactly once per unreachable person: the caller tells them."""
+        ...
+
+    async def clear_unreachable(self, user_id: str) -> bool:
+        """Forget that a person was unreachable."""
+        ...
+
+    async def unreachable(self, user_ids: Sequence[str] | None = None) -> set[str]:
+        """Return which of these people (or everyone) are marked unreachable."""
+        ...
+
+    async def counts(self) -> dict[str, int]:
+        """Reminders by status."""
+        ...
+
+    async def find(self, status: ReminderStatus | None = None, limit: int = 50) -> list[Reminder]:
+        """Reminders with a status (pending by readiness, others most recent first)."""
+        ...
+
+    async def summary_since(self, since: int, failures: int = 10) -> ReminderSummary:
+        """Outcomes recorded since ``since`` and the latest failures."""
+        ...
+
+    async def get_meta(self, key: str) -> str | None:
+        """A small piece of dispatcher state (fan-out progress, last digest)."""
+        ...
+
+    async def set_meta(self, key: str, value: str) -> None:
+        """Store a small piece of dispatcher state."""
         ...
 
 
@@ -310,6 +461,11 @@ class Store(Protocol):
     @property
     def people(self) -> PeopleRepository:
         """Settings, subscriptions and facilitator grants."""
+        ...
+
+    @property
+    def reminders(self) -> ReminderRepository:
+        """The reminder outbox."""
         ...
 
     async def close(self) -> None:
@@ -328,7 +484,12 @@ __all__ = [
     "Finished",
     "MessageHandler",
     "PeopleRepository",
+    "PlannedReminder",
     "RateLimits",
+    "ReminderKey",
+    "ReminderOutcome",
+    "ReminderRepository",
+    "ReminderSummary",
     "SeriesRecord",
     "Store",
     "SupportsCommandMenu",

@@ -15,6 +15,7 @@ from bot.ports import Clock, Store
 
 if TYPE_CHECKING:
     from bot.commands.router import Router
+    from bot.reminders.service import ReminderService
 
 PersonListener = Callable[[str], Awaitable[None]]
 
@@ -37,6 +38,7 @@ class Services:
     router: Router
     alarms: Alarms
     calendars: Schedule | None = None
+    reminders: ReminderService | None = None
     person_listeners: list[PersonListener] = field(default_factory=list)
 
     async def person_changed(self, user_id: str) -> None:

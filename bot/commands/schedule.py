@@ -11,6 +11,7 @@ from bot.errors import UsageError
 from bot.i18n import N_
 from bot.models import Button, Occurrence, Subscription, SubscriptionScope
 from bot.ports import Capability
+from bot.reminders.commands import describe_delivery
 from bot.render import occurrence_line
 from bot.timeutil import day_bounds, format_duration, parse_date
 
@@ -121,6 +122,7 @@ async def mine(ctx: Context, cmd: ParsedCommand) -> None:
     lines = [_("Your settings: time zone {zone}, reminders {offsets} before, language {language}.",
                zone=ctx.timezone.key, offsets=", ".join(format_duration(o, _) for o in offsets),
                language=ctx.language)]
+    lines.append(describe_delivery(await store.people.get_settings(ctx.user.id), _))
     if not subs:
         lines.append(_("You follow no sessions yet. Try /events, then /subscribe ID."))
     for sub in subs:

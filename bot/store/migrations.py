@@ -50,6 +50,9 @@ MIGRATIONS: list[Migration] = [
         schema.calendars, schema.series, schema.occurrences,
         schema.users, schema.subscriptions, schema.facilitators,
     )),
+    Migration(2, "reminders", create_tables(
+        schema.reminders, schema.reminder_unreachable, schema.reminder_meta,
+    )),
 ]
 
 

@@ -97,3 +97,44 @@ facilitators = sa.Table(
     sa.Column("event", sa.String(16), primary_key=True),
     sa.Column("granted_by", sa.String(200), nullable=False, server_default=""),
 )
+
+# --- reminders (migration 2) ------------------------------------------------------------
+
+reminders = sa.Table(
+    "reminders", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("user_id", sa.String(200), nullable=False),
+    sa.Column("occurrence_id", sa.String(16), nullable=False),
+    sa.Column("offset_s", sa.Integer, nullable=False),
+    sa.Column("platform", sa.String(32), nullable=False),
+    sa.Column("start_ts", sa.BigInteger, nullable=False),
+    # When it is meant to arrive, and when it may next be tried (due, or later after a retry).
+    sa.Column("due_ts", sa.BigInteger, nullable=False),
+    sa.Column("ready_ts", sa.BigInteger, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, server_default="pending"),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("last_error", sa.Text, nullable=False, server_default=""),
+    sa.Column("claim", sa.String(32), nullable=True),
+    sa.Column("claimed_at", sa.BigInteger, nullable=True),
+    sa.Column("sent_ts", sa.BigInteger, nullable=True),
+    sa.Column("updated_ts", sa.BigInteger, nullable=False, server_default="0"),
+    sa.UniqueConstraint("user_id", "occurrence_id", "offset_s", name="uq_reminder_key"),
+    sa.Index("ix_reminders_status_ready", "status", "ready_ts"),
+    sa.Index("ix_reminders_occurrence", "occurrence_id"),
+    sa.Index("ix_reminders_claim", "claim"),
+    sa.Index("ix_reminders_updated", "updated_ts"),
+)
+
+reminder_unreachable = sa.Table(
+    "reminder_unreachable", metadata,
+    sa.Column("user_id", sa.String(200), primary_key=True),
+    sa.Column("since_ts", sa.BigInteger, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False, server_default=""),
+    sa.Column("told", sa.Boolean, nullable=False, server_default=sa.false()),
+)
+
+reminder_meta = sa.Table(
+    "reminder_meta", metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False, server_default=""),
+)

@@ -19,6 +19,7 @@ from bot.store import schema
 from bot.store.calendars import SqlCalendarRepository
 from bot.store.migrations import pending
 from bot.store.people import SqlPeopleRepository
+from bot.store.reminders import SqlReminderRepository
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,7 @@ class SqlStore:
         self.clock = clock
         self.calendars = SqlCalendarRepository(engine)
         self.people = SqlPeopleRepository(engine)
+        self.reminders = SqlReminderRepository(engine)
 
     @classmethod
     async def open(cls, target: Path | str, clock: Clock) -> SqlStore:

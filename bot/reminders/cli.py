@@ -1,0 +1,71 @@
+"""``eventbot reminders``: the outbox as organisers see it — counts by status, the current
+fan-out's progress, and the reminders of one status (failed by default)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from bot.clock import SystemClock
+from bot.config import Config
+from bot.models import Reminder, ReminderStatus
+from bot.store.sql import SqlStore
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "reminders", help="show the reminder outbox: counts by status, fan-out progress, failures")
+    parser.add_argument("--status", choices=[s.value for s in ReminderStatus],
+                        help="list reminders with this status (default: failed)")
+    parser.add_argument("--limit", type=int, default=50, help="how many to list (default 50)")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.set_defaults(handler=reminders_command)
+
+
+def reminder_json(r: Reminder, titles: dict[str, str]) -> dict[str, Any]:
+    return {"id": r.id, "user": r.user_id, "occurrence": r.occurrence_id,
+            "title": titles.get(r.occurrence_id, ""), "offset_seconds": int(r.offset.total_seconds()),
+            "start": r.start.isoformat(), "due": r.due.isoformat(), "next_try": r.ready.isoformat(),
+            "status": r.status.value, "attempts": r.attempts, "last_error": r.last_error,
+            "sent_at": r.sent_at.isoformat() if r.sent_at else None}
+
+
+async def reminders_command(args: argparse.Namespace, config: Config) -> int:
+    # Only the store: opening the whole app here would start a second dispatcher.
+    store = await SqlStore.open(config.db, SystemClock())
+    try:
+        status = ReminderStatus(args.status) if args.status else ReminderStatus.FAILED
+        counts = await store.reminders.counts()
+        progress_text = await store.reminders.get_meta("fanout")
+        progress = json.loads(progress_text) if progress_text else None
+        found = await store.reminders.find(status, limit=max(0, args.limit))
+        titles: dict[str, str] = {}
+        for r in found:
+            if r.occurrence_id not in titles:
+                o = await store.calendars.get_occurrence(r.occurrence_id)
+                titles[r.occurrence_id] = o.title if o else ""
+    finally:
+        await store.close()
+    rows = [reminder_json(r, titles) for r in found]
+    if args.json:
+        print(json.dumps({"counts": counts, "fanout": progress, "status": status.value, "reminders": rows},
+                         ensure_ascii=False, indent=2))
+        return 0
+    print("reminders: " + ", ".join(f"{name} {n}" for name, n in counts.items()))
+    if progress:
+        state = "finished " + progress["finished"] if progress.get("finished") else "running"
+        print(f"fan-out started {progress['started']} ({state}): {progress['sent']} sent, "
+              f"{progress['failed']} failed, {progress['expired']} expired, {progress['retried']} to retry, "
+              f"{progress['waiting']} waiting, {progress['rate_per_second']} msg/s, "
+              f"{progress['rate_limited']} rate limits honoured")
+    if not rows:
+        print(f"no {status.value} reminders", file=sys.stderr)
+    for row in rows:
+        line = (f"#{row['id']} {row['status']} {row['user']} “{row['title'] or row['occurrence']}” "
+                f"due {row['due']} (start {row['start']}), attempts {row['attempts']}")
+        if row["last_error"]:
+            line += f": {row['last_error']}"
+        print(line)
+    return 0

@@ -1,0 +1,417 @@
+"""The dispatcher: claims due reminders in batches, delivers them within the adapters' limits,
+and records each outcome.
+
+* The alarm clock holds one job, ``reminders:dispatch``, set for the next instant anything can
+  be sent; everything else lives in the outbox, so a restart loses nothing.
+* A claim is an atomic ``UPDATE`` that stamps rows with a token and a time (a lease). A batch's
+  outcomes are recorded together when it ends; if the process dies first, its claims go back
+  to pending once the lease runs out, so at most that one batch can be sent twice.
+* When many reminders fall due at once, sending starts early enough that the last lands by
+  its due time at the adapter's rate, but never more than ``early_window_minutes`` early.
+* Transient failures are retried with exponential backoff and jitter, up to
+  ``MAX_ATTEMPTS``; ``RateLimited`` pauses the adapter (or chat) and retries without counting
+  an attempt; a person who cannot be reached is marked so and told once in a shared chat.
+  A reminder whose session has started is expired, never sent late.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import time
+import uuid
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from bot.errors import AdapterUnavailable, DeliveryFailed, RateLimited, RecipientUnreachable
+from bot.i18n import translator
+from bot.models import (
+    ChatKind,
+    ChatRef,
+    Delivery,
+    EventStatus,
+    Occurrence,
+    Outgoing,
+    Reminder,
+    ReminderStatus,
+    UserRef,
+    UserSettings,
+)
+from bot.ports import ReminderOutcome, Store
+from bot.reminders.planner import safe_zone
+from bot.reminders.ratelimit import Limiter
+from bot.timeutil import format_when, humanise_until
+
+if TYPE_CHECKING:
+    from bot.services import Services
+
+log = logging.getLogger(__name__)
+
+DISPATCH_JOB = "reminders:dispatch"
+MAX_ATTEMPTS = 5
+BACKOFF_BASE = 15.0
+BACKOFF_MAX = 900.0
+EARLY_MARGIN = 1.0
+"""Seconds of slack added to the time a fan-out needs, so its last reminder is not late."""
+KEEP_GOING = timedelta(seconds=5)
+"""A drain waits in place (instead of setting the alarm) for work ready this soon."""
+PROGRESS_EVERY = 500
+PROGRESS_SECONDS = 5.0
+
+Sleeper = Callable[[datetime], Awaitable[None]]
+
+
+def ts(dt: datetime) -> int:
+    return int(dt.timestamp())
+
+
+@dataclass
+class FanOut:
+    """Progress of the current (or last) drain, shown in logs and by ``eventbot reminders``."""
+
+    started: str = ""
+    updated: str = ""
+    finished: str = ""
+    claimed: int = 0
+    sent: int = 0
+    failed: int = 0
+    expired: int = 0
+    retried: int = 0
+    rate_limited: int = 0
+    waiting: int = 0
+    rate_per_second: float = 0.0
+
+
+@dataclass
+class _Job:
+    reminder: Reminder
+    occurrence: Occurrence
+    settings: UserSettings
+    chat: str
+    group: bool
+
+
+@dataclass
+class _Batch:
+    token: str
+    outcomes: list[ReminderOutcome] = field(default_factory=list)
+    renewed: float = 0.0
+
+
+def render_reminder(o: Occurrence, settings: UserSettings, default_zone: str, default_language: str,
+                    now: datetime) -> str:
+    """``⏰ “Title” starts at 12:00 GMT, in 17 minutes.`` in the reader's language and zone."""
+    _ = translator(settings.language or default_language)
+    tz = safe_zone(settings.timezone, default_zone)
+    start = o.start.astimezone(tz)
+    until = humanise_until(o.start - now, _)
+    if start.date() == now.astimezone(tz).date():
+        text = _("⏰ “{title}” starts at {time}, {until}.", title=o.title,
+                 time=f"{start:%H:%M} {start.tzname() or ''}".rstrip(), until=until)
+    else:
+        text = _("⏰ “{title}” starts on {when}, {until}.", title=o.title, when=format_when(o.start, tz, _),
+                 until=until)
+    if o.url:
+        text += "\n" + _("Join: {url}", url=o.url)
+    return text
+
+
+class Dispatcher:
+    def __init__(self, services: Services, *, store: Store | None = None, sleep_until: Sleeper | None = None,
+                 rng: random.Random | None = None, concurrency: int = 8, batch_size: int | None = None) -> None:
+        self.services = services
+        self.store = store or services.store
+        self.repo = self.store.reminders
+        self.clock = services.clock
+        config = services.config
+        self.batch_size = batch_size or max(1, config.reminder_batch)
+        self.lease = max(1, config.reminder_lease_seconds)
+        self.early_window = max(0, config.early_window_minutes) * 60
+        self.concurrency = concurrency
+        self.sleep_until: Sleeper = sleep_until or getattr(self.clock, "sleep_until", None) or self._sleep
+        self.rng = rng or random.Random()
+        self.limiter = Limiter(services.messenger.limits)
+        self.progress = FanOut()
+        self._running = False
+        self._again = False
+        self._last_log = 0.0
+        self._logged_sent = 0
+        self._queue: deque[_Job] = deque()
+
+    async def _sleep(self, when: datetime) -> None:
+        await asyncio.sleep(max(0.0, (when - self.clock.now()).total_seconds()))
+
+    # -- the alarm -----------------------------------------------------------------------------
+
+    def poke(self) -> None:
+        """Something changed in the outbox: look again (now if idle, after the batch if busy)."""
+        if self._running:
+            self._again = True
+        else:
+            self.services.alarms.at(DISPATCH_JOB, self.clock.now(), self.run)
+
+    async def run(self) -> None:
+        """Send everything that is ready, then set the alarm for the next time anything is."""
+        self._again = True
+        if self._running:
+            return
+        self._running = True
+        try:
+            while self._again:
+                self._again = False
+                await self._drain()
+        finally:
+            self._running = False
+        await self.schedule()
+
+    async def schedule(self) -> None:
+        when = await self.next_wake()
+        if when is None:
+            self.services.alarms.cancel(DISPATCH_JOB)
+        else:
+            self.services.alarms.at(DISPATCH_JOB, when, self.run)
+
+    def _platforms(self) -> list[str]:
+        return [a.name for a in self.services.messenger.adapters]
+
+    async def next_wake(self) -> datetime | None:
+        """The next instant anything can be claimed (or a crashed claim reclaimed)."""
+        now = ts(self.clock.now())
+        candidates: list[int] = []
+        _horizons, next_start = await self._horizons(now)
+        if next_start is not None:
+            candidates.append(next_start)
+        ready = await self.repo.next_ready()
+        if ready is not None:
+            candidates.append(max(now, ready - self.early_window))
+        claimed = await self.repo.oldest_claim()
+        if claimed is not None:
+            candidates.append(claimed + self.lease + 1)
+        if not candidates or not self._platforms():
+            return None
+        return datetime.fromtimestamp(max(now, min(candidates)), UTC)
+
+    async def _horizons(self, now: int) -> tuple[dict[str, int], int | None]:
+        """Per platform, the latest ready time that must already be in flight for everything
+        ready by then to land on time at the platform's rate; and when that next changes."""
+        platforms = set(self._platforms())
+        horizons: dict[str, int] = {}
+        next_start: int | None = None
+        totals: dict[str, int] = {}
+        for platform, ready, count in await self.repo.ready_counts(now + self.early_window):
+            if platform not in platforms:
+                continue
+            totals[platform] = totals.get(platform, 0) + count
+            rate = self.limiter.rate(platform)
+            lead = 0.0 if not rate else min(
+                self.early_window, (totals[platform] + self.batch_size) / rate + EARLY_MARGIN)
+            start = int(ready - lead)
+            if start <= now:
+                horizons[platform] = max(horizons.get(platform, now), ready)
+            elif next_start is None or start < next_start:
+                next_start = start
+        for platform in platforms:
+            horizons.setdefault(platform, now)
+        return horizons, next_start
+
+    # -- draining ------------------------------------------------------------------------------
+
+    async def _drain(self) -> None:
+        if not self._platforms():
+            return
+        started = False
+        while True:
+            now_dt = self.clock.now()
+            now = ts(now_dt)
+            released = await self.repo.release_stale(now - self.lease, now)
+            if released:
+                log.warning("returned %d reminders from an expired claim to pending", released)
+            expired = await self.repo.expire_started(now)
+            if expired:
+                log.warning("%d pending reminders expired: their sessions had already started", expired)
+                self.progress.expired += expired
+            horizons, next_start = await self._horizons(now)
+            token = uuid.uuid4().hex
+            batch = await self.repo.claim(token, now, horizons, self.batch_size)
+            if not batch:
+                if next_start is not None and datetime.fromtimestamp(next_start, UTC) - now_dt <= KEEP_GOING:
+                    await self.sleep_until(datetime.fromtimestamp(next_start, UTC))
+                    continue
+                break
+            if not started:
+                started = True
+                self.progress = FanOut(started=now_dt.isoformat())
+                self._last_log, self._logged_sent = time.monotonic(), 0
+            self.progress.claimed += len(batch)
+            await self._deliver(_Batch(token, renewed=time.monotonic()), batch)
+        if started:
+            self.progress.finished = self.clock.now().isoformat()
+            self.progress.waiting = 0
+            await self._save_progress()
+            p = self.progress
+            log.info("fan-out done: %d sent, %d failed, %d expired, %d retried later, %d rate limits honoured",
+                     p.sent, p.failed, p.expired, p.retried, p.rate_limited)
+
+    async def _deliver(self, batch: _Batch, reminders: list[Reminder]) -> None:
+        now = self.clock.now()
+        occurrences: dict[str, Occurrence | None] = {}
+        for oid in {r.occurrence_id for r in reminders}:
+            occurrences[oid] = await self.store.calendars.get_occurrence(oid)
+        users = sorted({r.user_id for r in reminders})
+        settings = await self.store.people.get_many_settings(users)
+        unreachable = await self.repo.unreachable(users)
+        jobs: deque[_Job] = deque()
+        for r in reminders:
+            o = occurrences.get(r.occurrence_id)
+            s = settings.get(r.user_id) or UserSettings(r.user_id)
+            if o is None or o.status is EventStatus.CANCELLED:
+                self._finish(batch, r, ReminderStatus.EXPIRED, "the session was cancelled")
+            elif o.start <= now:
+                self._finish(batch, r, ReminderStatus.EXPIRED, "the session had already started")
+            elif s.delivery is Delivery.CHANNEL and s.delivery_chat:
+                jobs.append(_Job(r, o, s, s.delivery_chat, group=True))
+            elif r.user_id in unreachable:
+                self._finish(batch, r, ReminderStatus.FAILED, "recipient unreachable")
+            else:
+                jobs.append(_Job(r, o, s, r.user_id, group=False))
+        await self._pace(batch, jobs)
+        await self.repo.record(batch.token, ts(self.clock.now()), batch.outcomes)
+        await self._report()
+
+    async def _pace(self, batch: _Batch, jobs: deque[_Job]) -> None:
+        """Start each send at its reserved slot; sends overlap up to ``concurrency``."""
+        slots = asyncio.Semaphore(self.concurrency)
+        running: set[asyncio.Task[None]] = set()
+        while jobs or running:
+            if not jobs:
+                await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                running = {t for t in running if not t.done()}
+                continue
+            job = jobs.popleft()
+            now = self.clock.now()
+            if now >= job.occurrence.start:
+                self._finish(batch, job.reminder, ReminderStatus.EXPIRED, "the session had already started")
+                continue
+            at = self.limiter.reserve(now, job.reminder.platform, job.chat, group=job.group)
+            if at > now:
+                await self.sleep_until(at)
+            paused = self.limiter.paused_until(job.reminder.platform, job.chat)
+            if paused is not None and paused > self.clock.now():
+                jobs.appendleft(job)  # the platform asked us to wait while we slept
+                continue
+            await self._renew(batch)
+            await slots.acquire()
+            task = asyncio.create_task(self._send(batch, job, jobs, slots))
+            running.add(task)
+        await self._renew(batch)
+
+    async def _renew(self, batch: _Batch) -> None:
+        if time.monotonic() - batch.renewed > self.lease / 3:
+            batch.renewed = time.monotonic()
+            await self.repo.renew(batch.token, ts(self.clock.now()))
+
+    def _message(self, job: _Job) -> Outgoing:
+        config = self.services.config
+        s = job.settings
+        text = render_reminder(job.occurrence, s, config.timezone, config.language, self.clock.now())
+        if job.group:
+            _ = translator(s.language or config.language)
+            name = s.display_name or job.reminder.user_id.partition(":")[2]
+            return Outgoing(text=_("{name}: {reminder}", name=name, reminder=text),
+                            chat=ChatRef(job.chat, ChatKind.GROUP), starts_at=job.occurrence.start,
+                            kind="reminder")
+        return Outgoing(text=text, user=UserRef(job.reminder.user_id, s.display_name),
+                        starts_at=job.occurrence.start, kind="reminder")
+
+    async def _send(self, batch: _Batch, job: _Job, jobs: deque[_Job], slots: asyncio.Semaphore) -> None:
+        r = job.reminder
+        try:
+            await self.services.messenger.send(self._message(job))
+        except RateLimited as exc:
+            until = self.clock.now() + timedelta(seconds=max(exc.retry_after, 0.0))
+            self.limiter.pause(until, r.platform, job.chat if exc.scope == job.chat else "")
+            self.progress.rate_limited += 1
+            jobs.appendleft(job)
+        except RecipientUnreachable as exc:
+            self._finish(batch, r, ReminderStatus.FAILED, exc.reason)
+            await self._unreachable(job, exc)
+        except DeliveryFailed as exc:
+            self._retry_or_fail(batch, r, exc.reason, transient=exc.transient)
+        except AdapterUnavailable as exc:
+            self._retry_or_fail(batch, r, str(exc), transient=True)
+        except Exception as exc:
+            log.exception("reminder %d to %s failed", r.id, r.user_id)
+            self._retry_or_fail(batch, r, f"{type(exc).__name__}: {exc}", transient=True)
+        else:
+            self._finish(batch, r, ReminderStatus.SENT)
+        finally:
+            slots.release()
+
+    def _finish(self, batch: _Batch, r: Reminder, status: ReminderStatus, error: str = "") -> None:
+        now = ts(self.clock.now())
+        attempts = r.attempts + (1 if status is ReminderStatus.FAILED else 0)
+        batch.outcomes.append(ReminderOutcome(
+            id=r.id, status=status, attempts=attempts, ready_ts=ts(r.ready), last_error=error,
+            sent_ts=now if status is ReminderStatus.SENT else None))
+        if status is ReminderStatus.SENT:
+            self.progress.sent += 1
+        elif status is ReminderStatus.FAILED:
+            self.progress.failed += 1
+            log.warning("reminder %d to %s failed: %s", r.id, r.user_id, error)
+        elif status is ReminderStatus.EXPIRED:
+            self.progress.expired += 1
+
+    def _retry_or_fail(self, batch: _Batch, r: Reminder, error: str, *, transient: bool) -> None:
+        attempts = r.attempts + 1
+        if not transient or attempts >= MAX_ATTEMPTS:
+            self._finish(batch, r, ReminderStatus.FAILED, error)
+            return
+        delay = min(BACKOFF_MAX, BACKOFF_BASE * 2 ** (attempts - 1)) * self.rng.uniform(0.5, 1.0)
+        ready = ts(self.clock.now()) + max(1, int(delay))
+        batch.outcomes.append(ReminderOutcome(id=r.id, status=ReminderStatus.PENDING, attempts=attempts,
+                                              ready_ts=ready, last_error=error))
+        self.progress.retried += 1
+        log.info("reminder %d to %s will be retried in %ds: %s", r.id, r.user_id, int(delay), error)
+
+    async def _unreachable(self, job: _Job, error: RecipientUnreachable) -> None:
+        user_id = job.reminder.user_id
+        now = ts(self.clock.now())
+        if await self.repo.mark_unreachable(user_id, error.reason, now):
+            log.warning("%s cannot be reached privately (%s); no more private reminders", user_id, error.reason)
+        await self.repo.fail_pending_of(user_id, "recipient unreachable", now)
+        s = job.settings
+        if not s.delivery_chat or not await self.repo.take_notice(user_id):
+            return
+        _ = translator(s.language or self.services.config.language)
+        name = s.display_name or user_id.partition(":")[2]
+        text = _("{name}, I could not send you a private reminder for “{title}”: you may have blocked me "
+                 "or never started a chat with me. Open a private chat with me and send /delivery dm, "
+                 "or send /delivery channel to get your reminders here.", name=name, title=job.occurrence.title)
+        try:
+            await self.services.messenger.send(Outgoing(text=text, chat=ChatRef(s.delivery_chat, ChatKind.GROUP),
+                                                        kind="notice"))
+        except (DeliveryFailed, AdapterUnavailable) as exc:
+            log.warning("could not tell %s in %s that they are unreachable: %s", user_id, s.delivery_chat, exc)
+
+    # -- progress ------------------------------------------------------------------------------
+
+    async def _report(self) -> None:
+        p = self.progress
+        p.updated = self.clock.now().isoformat()
+        started = datetime.fromisoformat(p.started) if p.started else self.clock.now()
+        elapsed = (self.clock.now() - started).total_seconds()
+        p.rate_per_second = round(p.sent / elapsed, 2) if elapsed > 0 else 0.0
+        p.waiting = sum(n for _p, _r, n in await self.repo.ready_counts(ts(self.clock.now())))
+        await self._save_progress()
+        if p.sent - self._logged_sent >= PROGRESS_EVERY or time.monotonic() - self._last_log >= PROGRESS_SECONDS:
+            self._last_log, self._logged_sent = time.monotonic(), p.sent
+            log.info("fan-out: %d sent, %d failed, %d expired, %d waiting, %.1f msg/s",
+                     p.sent, p.failed, p.expired, p.waiting, p.rate_per_second)
+
+    async def _save_progress(self) -> None:
+        await self.repo.set_meta("fanout", json.dumps(asdict(self.progress)))

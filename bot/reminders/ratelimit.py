@@ -1,0 +1,73 @@
+"""Pacing sends under an adapter's declared limits.
+
+Each limit is a bucket that hands out send slots no closer together than ``1 / rate``
+(a burst of one): per adapter (messages/s), per chat (messages/s) and per group chat
+(messages/min). A send reserves the earliest slot free in every bucket it touches, so the
+declared limits are never exceeded, however many sends are in flight. ``RateLimited`` from
+the platform pauses the bucket it names (the whole adapter when it names none).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from bot.ports import RateLimits
+
+
+@dataclass
+class _Bucket:
+    interval: timedelta
+    next_free: datetime | None = None
+
+
+@dataclass
+class Limiter:
+    limits: Callable[[str], RateLimits]
+    _buckets: dict[tuple[str, str], _Bucket] = field(default_factory=dict)
+    _paused: dict[str, datetime] = field(default_factory=dict)
+
+    def _keys(self, platform: str, chat: str, group: bool) -> list[tuple[tuple[str, str], timedelta]]:
+        limits = self.limits(platform)
+        keys = []
+        if limits.global_per_second:
+            keys.append(((platform, ""), timedelta(seconds=1 / limits.global_per_second)))
+        if limits.per_chat_per_second:
+            keys.append(((platform, chat), timedelta(seconds=1 / limits.per_chat_per_second)))
+        if group and limits.per_group_per_minute:
+            keys.append(((platform, "group:" + chat), timedelta(seconds=60 / limits.per_group_per_minute)))
+        return keys
+
+    def reserve(self, now: datetime, platform: str, chat: str, *, group: bool = False) -> datetime:
+        """Take the earliest slot at or after ``now`` for a send into ``chat``; return it."""
+        at = max(now, self._paused.get(platform, now), self._paused.get(chat, now))
+        keys = self._keys(platform, chat, group)
+        buckets = []
+        for key, interval in keys:
+            bucket = self._buckets.get(key)
+            if bucket is None:
+                bucket = self._buckets[key] = _Bucket(interval)
+            buckets.append(bucket)
+            if bucket.next_free is not None and bucket.next_free > at:
+                at = bucket.next_free
+        for bucket in buckets:
+            bucket.next_free = at + bucket.interval
+        return at
+
+    def paused_until(self, platform: str, chat: str) -> datetime | None:
+        found = [t for t in (self._paused.get(platform), self._paused.get(chat)) if t is not None]
+        return max(found) if found else None
+
+    def pause(self, until: datetime, platform: str, chat: str = "") -> None:
+        """The platform said wait: nothing more to ``chat`` (or anywhere on it) until ``until``."""
+        key = chat or platform
+        if self._paused.get(key) is None or self._paused[key] < until:
+            self._paused[key] = until
+        for (bucket_platform, bucket_chat), bucket in self._buckets.items():
+            if bucket_platform == platform and (not chat or bucket_chat in {chat, "group:" + chat}) and (
+                    bucket.next_free is None or bucket.next_free < until):
+                bucket.next_free = until
+
+    def rate(self, platform: str) -> float | None:
+        return self.limits(platform).global_per_second

@@ -1,0 +1,181 @@
+"""``ReminderService``: keeps the outbox planned and the dispatcher awake.
+
+Planning follows every change: a person's subscriptions or settings (``person_changed``,
+registered on ``services.person_listeners``), a calendar refresh (``occurrences_changed``),
+and time passing (``replan_all`` every hour moves the planning horizon forward).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime, time, timedelta
+from typing import TYPE_CHECKING
+
+import sqlalchemy.exc
+
+from bot.i18n import translator
+from bot.models import ChatKind, ChatRef, Occurrence, Outgoing, UserRef
+from bot.reminders.dispatcher import Dispatcher, ts
+from bot.reminders.planner import PLAN_HORIZON, Planner, SubscriptionIndex, Wanted, safe_zone
+
+if TYPE_CHECKING:
+    from bot.services import Services
+
+log = logging.getLogger(__name__)
+
+REPLAN_JOB = "reminders:replan"
+DIGEST_JOB = "reminders:digest"
+REPLAN_EVERY = timedelta(hours=1)
+PLAN_CHUNK_ROWS = 50_000
+
+
+class ReminderService:
+    def __init__(self, services: Services, dispatcher: Dispatcher | None = None) -> None:
+        self.services = services
+        self.repo = services.store.reminders
+        self.planner = Planner(self.repo, services.config)
+        self.dispatcher = dispatcher or Dispatcher(services)
+
+    async def start(self) -> None:
+        """Plan from the store as it is now and set the alarms (at start-up)."""
+        await self.replan_all()
+        self.services.alarms.every(REPLAN_JOB, REPLAN_EVERY, self.replan_all)
+        self._schedule_digest()
+        await self.dispatcher.schedule()
+
+    # -- planning ------------------------------------------------------------------------------
+
+    async def _occurrences_ahead(self, now: datetime) -> list[Occurrence]:
+        source = self.services.calendars
+        if source is not None:
+            return await source.occurrences_between(now, now + PLAN_HORIZON)
+        return await self.services.store.calendars.occurrences_between(now, now + PLAN_HORIZON)
+
+    async def _reconcile(self, wanted: Wanted, now: int, **scope: Sequence[str]) -> tuple[int, int, int]:
+        try:
+            return await self.planner.reconcile(wanted, now, **scope)
+        except sqlalchemy.exc.IntegrityError:
+            # Another process planned the same reminders a moment ago: read again, once.
+            return await self.planner.reconcile(wanted, now, **scope)
+
+    async def person_changed(self, user_id: str) -> None:
+        await self.plan_people([user_id])
+
+    async def plan_people(self, user_ids: Sequence[str]) -> tuple[int, int, int]:
+        now = self.services.clock.now()
+        people = self.services.store.people
+        subscriptions = [s for uid in user_ids for s in await people.subscriptions_of(uid)]
+        settings = await people.get_many_settings(list(user_ids))
+        unreachable = await self.repo.unreachable(user_ids)
+        wanted = self.planner.wanted(await self._occurrences_ahead(now), SubscriptionIndex.build(subscriptions),
+                                     settings, unreachable, only_users=set(user_ids))
+        result = await self._reconcile(wanted, ts(now), user_ids=list(user_ids))
+        self.dispatcher.poke()
+        return result
+
+    async def occurrences_changed(self, changed_ids: Sequence[str], cancelled_ids: Sequence[str]) -> None:
+        """Replan after a calendar refresh: moved sessions move their pending reminders,
+        cancelled or deleted ones lose theirs."""
+        ids = list(dict.fromkeys([*changed_ids, *cancelled_ids]))
+        if not ids:
+            return
+        now = self.services.clock.now()
+        found = [await self.services.store.calendars.get_occurrence(i) for i in ids]
+        ahead = [o for o in found if o is not None and now < o.start < now + PLAN_HORIZON]
+        index = SubscriptionIndex.build(await self.services.store.people.all_subscriptions())
+        users = sorted({u for o in ahead for u in index.subscribers(o)})
+        settings = await self.services.store.people.get_many_settings(users)
+        unreachable = await self.repo.unreachable(users)
+        wanted = self.planner.wanted(ahead, index, settings, unreachable)
+        added, moved, removed = await self._reconcile(wanted, ts(now), occurrence_ids=ids)
+        log.info("calendar change: %d reminders planned, %d moved, %d removed", added, moved, removed)
+        self.dispatcher.poke()
+
+    async def replan_all(self) -> tuple[int, int, int]:
+        """Plan every session within the horizon for everyone, in chunks of sessions."""
+        now = self.services.clock.now()
+        people = self.services.store.people
+        index = SubscriptionIndex.build(await people.all_subscriptions())
+        users = sorted(index.users())
+        settings = await people.get_many_settings(users)
+        unreachable = await self.repo.unreachable()
+        occurrences = await self._occurrences_ahead(now)
+        totals = [0, 0, 0]
+        chunk: list[Occurrence] = []
+        rows = 0
+        for position, o in enumerate(occurrences):
+            chunk.append(o)
+            rows += len(index.subscribers(o))
+            if rows >= PLAN_CHUNK_ROWS or position == len(occurrences) - 1:
+                wanted = self.planner.wanted(chunk, index, settings, unreachable)
+                done = await self._reconcile(wanted, ts(now), occurrence_ids=[c.id for c in chunk])
+                totals = [a + b for a, b in zip(totals, done, strict=True)]
+                chunk, rows = [], 0
+        totals[2] += await self.repo.delete_orphans(ts(now))
+        if any(totals):
+            log.info("replanned: %d reminders planned, %d moved, %d removed", *totals)
+        self.dispatcher.poke()
+        return totals[0], totals[1], totals[2]
+
+    # -- the organisers' daily digest -----------------------------------------------------------
+
+    def _next_digest(self) -> datetime:
+        config = self.services.config
+        tz = safe_zone(None, config.timezone)
+        now = self.services.clock.now().astimezone(tz)
+        hour = min(max(config.digest_hour, 0), 23)
+        when = datetime.combine(now.date(), time(hour), tz)
+        if when <= now:
+            when = datetime.combine(now.date() + timedelta(days=1), time(hour), tz)
+        return when.astimezone(UTC)
+
+    def _schedule_digest(self) -> None:
+        self.services.alarms.at(DIGEST_JOB, self._next_digest(), self.send_digest)
+
+    def digest_recipients(self) -> list[Outgoing]:
+        config = self.services.config
+        if config.digest_chats:
+            return [Outgoing(text="", chat=ChatRef(c, ChatKind.GROUP), kind="notice") for c in config.digest_chats]
+        organisers = list(config.organisers)
+        platforms = {a.name for a in self.services.messenger.adapters}
+        if "console" in platforms and not any(o.startswith("console:") for o in organisers):
+            organisers.append(f"console:{config.console_user}")
+        return [Outgoing(text="", user=UserRef(o), kind="notice") for o in organisers
+                if o.partition(":")[0] in platforms]
+
+    async def send_digest(self) -> int:
+        """Tell organisers what happened to reminders in the last day; return messages sent."""
+        self._schedule_digest()
+        now = self.services.clock.now()
+        day = now.astimezone(safe_zone(None, self.services.config.timezone)).date().isoformat()
+        if await self.repo.get_meta("digest_day") == day:
+            return 0
+        await self.repo.set_meta("digest_day", day)
+        summary = await self.repo.summary_since(ts(now - timedelta(days=1)))
+        if not (summary.sent or summary.failed or summary.expired):
+            return 0
+        _ = translator(self.services.config.language)
+        lines = [_("Reminders in the last 24 hours: {sent} sent, {failed} failed, {expired} expired.",
+                   sent=summary.sent, failed=summary.failed, expired=summary.expired)]
+        titles: dict[str, str] = {}
+        for r in summary.failures:
+            if r.occurrence_id not in titles:
+                o = await self.services.store.calendars.get_occurrence(r.occurrence_id)
+                titles[r.occurrence_id] = o.title if o else r.occurrence_id
+            lines.append(_("• {who} — “{title}”: {error}", who=r.user_id, title=titles[r.occurrence_id],
+                           error=r.last_error))
+        if summary.failed > len(summary.failures):
+            lines.append(_("…and {n} more.", n=summary.failed - len(summary.failures)))
+        if summary.failed:
+            lines.append(_("See them all with: eventbot reminders --status failed"))
+        text = "\n".join(lines)
+        sent = 0
+        for template in self.digest_recipients():
+            message = Outgoing(text=text, chat=template.chat, user=template.user, kind="notice")
+            try:
+                await self.services.messenger.send(message)
+                sent += 1
+            except Exception as exc:
+                log.warning("could not send the reminder digest to %s: %s", message.destination, exc)
+        return sent

@@ -1,0 +1,248 @@
+"""The reminder outbox in SQL: planning in bulk, atomic claims, outcomes, and the unreachable list.
+
+Claims are one ``UPDATE … WHERE id IN (SELECT … LIMIT n) AND status = 'pending'`` followed by a
+select by claim token, so two processes on one database never claim the same row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.models import EventStatus, Reminder, ReminderStatus
+from bot.ports import PlannedReminder, ReminderKey, ReminderOutcome, ReminderSummary
+from bot.store.schema import occurrences, reminder_meta, reminder_unreachable, reminders
+
+_CHUNK = 500
+_PENDING = ReminderStatus.PENDING.value
+_SENDING = ReminderStatus.SENDING.value
+
+r = reminders.c
+
+
+def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def _dt(value: int) -> datetime:
+    return datetime.fromtimestamp(value, UTC)
+
+
+def _reminder(row: Any) -> Reminder:
+    return Reminder(
+        id=row.id, user_id=row.user_id, occurrence_id=row.occurrence_id,
+        offset=timedelta(seconds=row.offset_s), platform=row.platform, start=_dt(row.start_ts),
+        due=_dt(row.due_ts), ready=_dt(row.ready_ts), status=ReminderStatus(row.status),
+        attempts=row.attempts, last_error=row.last_error,
+        sent_at=_dt(row.sent_ts) if row.sent_ts is not None else None)
+
+
+class SqlReminderRepository:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    # -- planning ---------------------------------------------------------------------------
+
+    async def planned(self, *, after: int, user_ids: Sequence[str] | None = None,
+                      occurrence_ids: Sequence[str] | None = None,
+                      ) -> dict[ReminderKey, tuple[int, str, int, int]]:
+        query = sa.select(r.id, r.user_id, r.occurrence_id, r.offset_s, r.status, r.start_ts, r.due_ts)
+        query = query.where(r.start_ts > after)
+        found: dict[ReminderKey, tuple[int, str, int, int]] = {}
+        async with self._engine.connect() as conn:
+            if user_ids is None and occurrence_ids is None:
+                scoped = [query]
+            elif user_ids is not None:
+                scoped = [query.where(r.user_id.in_(chunk)) for chunk in _chunks(list(user_ids))]
+            else:
+                scoped = [query.where(r.occurrence_id.in_(chunk))
+                          for chunk in _chunks(list(occurrence_ids or ()))]
+            for q in scoped:
+                for row in await conn.execute(q):
+                    found[(row[1], row[2], row[3])] = (row[0], row[4], row[5], row[6])
+        return found
+
+    async def apply_plan(self, *, now: int, inserts: Sequence[PlannedReminder],
+                         updates: Sequence[tuple[int, int, int]], deletes: Sequence[int]) -> None:
+        async with self._engine.begin() as conn:
+            if inserts:
+                await conn.execute(reminders.insert(), [
+                    {"user_id": p.user_id, "occurrence_id": p.occurrence_id, "offset_s": p.offset_s,
+                     "platform": p.platform, "start_ts": p.start_ts, "due_ts": p.due_ts,
+                     "ready_ts": p.due_ts, "status": _PENDING, "attempts": 0, "last_error": "",
+                     "updated_ts": now} for p in inserts])
+            if updates:
+                # Only rows still waiting are moved; one already claimed or sent keeps its history.
+                await conn.execute(
+                    reminders.update().where(r.id == sa.bindparam("b_id"), r.status == _PENDING)
+                    .values(start_ts=sa.bindparam("b_start"), due_ts=sa.bindparam("b_due"),
+                            ready_ts=sa.bindparam("b_due"), updated_ts=now),
+                    [{"b_id": i, "b_start": s, "b_due": d} for i, s, d in updates])
+            for chunk in _chunks(list(deletes)):
+                await conn.execute(reminders.delete().where(r.id.in_(chunk), r.status == _PENDING))
+
+    async def delete_orphans(self, now: int) -> int:
+        live = sa.select(occurrences.c.id).where(occurrences.c.status != EventStatus.CANCELLED.value)
+        async with self._engine.begin() as conn:
+            result = await conn.execute(reminders.delete().where(
+                r.status == _PENDING, r.start_ts > now, r.occurrence_id.not_in(live)))
+        return int(result.rowcount or 0)
+
+    # -- dispatching ---------------------------------------------------------------------------
+
+    async def ready_counts(self, until: int) -> list[tuple[str, int, int]]:
+        query = (sa.select(r.platform, r.ready_ts, sa.func.count())
+                 .where(r.status == _PENDING, r.ready_ts <= until)
+                 .group_by(r.platform, r.ready_ts).order_by(r.ready_ts))
+        async with self._engine.connect() as conn:
+            return [(row[0], int(row[1]), int(row[2])) for row in await conn.execute(query)]
+
+    async def next_ready(self) -> int | None:
+        async with self._engine.connect() as conn:
+            value = await conn.scalar(sa.select(sa.func.min(r.ready_ts)).where(r.status == _PENDING))
+        return None if value is None else int(value)
+
+    async def oldest_claim(self) -> int | None:
+        async with self._engine.connect() as conn:
+            value = await conn.scalar(sa.select(sa.func.min(r.claimed_at)).where(r.status == _SENDING))
+        return None if value is None else int(value)
+
+    async def release_stale(self, older_than: int, now: int) -> int:
+        async with self._engine.begin() as conn:
+            result = await conn.execute(reminders.update().where(
+                r.status == _SENDING, r.claimed_at < older_than).values(
+                status=_PENDING, claim=None, claimed_at=None, updated_ts=now))
+        return int(result.rowcount or 0)
+
+    async def expire_started(self, now: int) -> int:
+        async with self._engine.begin() as conn:
+            result = await conn.execute(reminders.update().where(
+                r.status == _PENDING, r.start_ts <= now).values(
+                status=ReminderStatus.EXPIRED.value, last_error="the session had already started",
+                updated_ts=now))
+        return int(result.rowcount or 0)
+
+    async def claim(self, token: str, now: int, horizons: dict[str, int], limit: int) -> list[Reminder]:
+        if not horizons:
+            return []
+        eligible = sa.or_(*(sa.and_(r.platform == platform, r.ready_ts <= until)
+                            for platform, until in horizons.items()))
+        chosen = (sa.select(r.id).where(r.status == _PENDING, eligible)
+                  .order_by(r.ready_ts, r.id).limit(limit).scalar_subquery())
+        async with self._engine.begin() as conn:
+            await conn.execute(reminders.update().where(r.id.in_(chosen), r.status == _PENDING)
+                               .values(status=_SENDING, claim=token, claimed_at=now, updated_ts=now))
+            rows = await conn.execute(sa.select(reminders).where(r.claim == token, r.status == _SENDING)
+                                      .order_by(r.ready_ts, r.id))
+            return [_reminder(row) for row in rows]
+
+    async def renew(self, token: str, now: int) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(reminders.update().where(r.claim == token, r.status == _SENDING)
+                               .values(claimed_at=now))
+
+    async def record(self, token: str, now: int, outcomes: Sequence[ReminderOutcome]) -> int:
+        if not outcomes:
+            return 0
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                reminders.update().where(r.id == sa.bindparam("b_id"), r.claim == token,
+                                         r.status == _SENDING)
+                .values(status=sa.bindparam("b_status"), attempts=sa.bindparam("b_attempts"),
+                        ready_ts=sa.bindparam("b_ready"), last_error=sa.bindparam("b_error"),
+                        sent_ts=sa.bindparam("b_sent"), claim=None, claimed_at=None, updated_ts=now),
+                [{"b_id": o.id, "b_status": o.status.value, "b_attempts": o.attempts, "b_ready": o.ready_ts,
+                  "b_error": o.last_error, "b_sent": o.sent_ts} for o in outcomes])
+        return int(result.rowcount or 0)
+
+    async def fail_pending_of(self, user_id: str, reason: str, now: int) -> int:
+        async with self._engine.begin() as conn:
+            result = await conn.execute(reminders.update().where(
+                r.user_id == user_id, r.status == _PENDING).values(
+                status=ReminderStatus.FAILED.value, last_error=reason, updated_ts=now))
+        return int(result.rowcount or 0)
+
+    # -- the unreachable ---------------------------------------------------------------------------
+
+    async def mark_unreachable(self, user_id: str, reason: str, now: int) -> bool:
+        t = reminder_unreachable.c
+        async with self._engine.begin() as conn:
+            exists = await conn.scalar(sa.select(sa.func.count()).where(t.user_id == user_id))
+            if exists:
+                return False
+            await conn.execute(reminder_unreachable.insert().values(
+                user_id=user_id, since_ts=now, reason=reason, told=False))
+            return True
+
+    async def take_notice(self, user_id: str) -> bool:
+        t = reminder_unreachable.c
+        async with self._engine.begin() as conn:
+            result = await conn.execute(reminder_unreachable.update()
+                                        .where(t.user_id == user_id, t.told == sa.false()).values(told=True))
+        return bool(result.rowcount)
+
+    async def clear_unreachable(self, user_id: str) -> bool:
+        async with self._engine.begin() as conn:
+            result = await conn.execute(reminder_unreachable.delete()
+                                        .where(reminder_unreachable.c.user_id == user_id))
+        return bool(result.rowcount)
+
+    async def unreachable(self, user_ids: Sequence[str] | None = None) -> set[str]:
+        t = reminder_unreachable.c
+        async with self._engine.connect() as conn:
+            if user_ids is None:
+                return {row[0] for row in await conn.execute(sa.select(t.user_id))}
+            found: set[str] = set()
+            for chunk in _chunks(list(user_ids)):
+                found.update(row[0] for row in await conn.execute(
+                    sa.select(t.user_id).where(t.user_id.in_(chunk))))
+            return found
+
+    # -- reporting ---------------------------------------------------------------------------
+
+    async def counts(self) -> dict[str, int]:
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(sa.select(r.status, sa.func.count()).group_by(r.status))
+            found = {row[0]: int(row[1]) for row in rows}
+        return {s.value: found.get(s.value, 0) for s in ReminderStatus}
+
+    async def find(self, status: ReminderStatus | None = None, limit: int = 50) -> list[Reminder]:
+        query = sa.select(reminders)
+        if status is not None:
+            query = query.where(r.status == status.value)
+        if status in {ReminderStatus.PENDING, ReminderStatus.SENDING}:
+            query = query.order_by(r.ready_ts, r.id)
+        else:
+            query = query.order_by(r.updated_ts.desc(), r.id.desc())
+        async with self._engine.connect() as conn:
+            return [_reminder(row) for row in await conn.execute(query.limit(limit))]
+
+    async def summary_since(self, since: int, failures: int = 10) -> ReminderSummary:
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(sa.select(r.status, sa.func.count()).where(r.updated_ts >= since)
+                                      .group_by(r.status))
+            counts = {row[0]: int(row[1]) for row in rows}
+            failed = await conn.execute(
+                sa.select(reminders).where(r.updated_ts >= since, r.status == ReminderStatus.FAILED.value)
+                .order_by(r.updated_ts.desc()).limit(failures))
+            return ReminderSummary(
+                sent=counts.get(ReminderStatus.SENT.value, 0),
+                failed=counts.get(ReminderStatus.FAILED.value, 0),
+                expired=counts.get(ReminderStatus.EXPIRED.value, 0),
+                failures=tuple(_reminder(row) for row in failed))
+
+    async def get_meta(self, key: str) -> str | None:
+        async with self._engine.connect() as conn:
+            return await conn.scalar(sa.select(reminder_meta.c.value).where(reminder_meta.c.key == key))
+
+    async def set_meta(self, key: str, value: str) -> None:
+        async with self._engine.begin() as conn:
+            updated = await conn.execute(reminder_meta.update().where(reminder_meta.c.key == key)
+                                         .values(value=value))
+            if updated.rowcount == 0:
+                await conn.execute(reminder_meta.insert().values(key=key, value=value))
