@@ -98,3 +98,15 @@ class Harness:
 
     async def add_occurrences(self, *occurrences: Occurrence, calendar: str = "sww") -> None:
         await store_occurrences(self.app, occurrences, calendar)
+
+    @property
+    def reminders(self) -> Any:
+        """The running ``ReminderService`` (planning, ``occurrences_changed``, the dispatcher)."""
+        return self.app.services.reminders
+
+    def reminders_to(self, user: str) -> list[Any]:
+        """Reminder messages delivered to ``user`` privately or in a chat, with when they arrived."""
+        uid = user if ":" in user else f"{self.adapter.name}:{user}"
+        return [r for r in self.adapter.records if r.message.kind == "reminder"
+                and (r.message.user is not None and r.message.user.id == uid
+                     or r.message.chat is not None and r.message.text.startswith(uid.partition(":")[2] + ":"))]

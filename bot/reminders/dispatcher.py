@@ -181,26 +181,29 @@ class Dispatcher:
 
     async def next_wake(self) -> datetime | None:
         """The next instant anything can be claimed (or a crashed claim reclaimed)."""
+        if not self._platforms():
+            return None
         now = ts(self.clock.now())
         candidates: list[int] = []
-        _horizons, next_start = await self._horizons(now)
+        horizons, next_start = await self._horizons(now)
+        if any(horizons.values()):
+            candidates.append(now)
         if next_start is not None:
             candidates.append(next_start)
         ready = await self.repo.next_ready()
-        if ready is not None:
-            candidates.append(max(now, ready - self.early_window))
+        if ready is not None and ready > now + self.early_window:
+            candidates.append(ready - self.early_window)
         claimed = await self.repo.oldest_claim()
         if claimed is not None:
-            candidates.append(claimed + self.lease + 1)
-        if not candidates or not self._platforms():
-            return None
-        return datetime.fromtimestamp(max(now, min(candidates)), UTC)
+            candidates.append(max(now, claimed + self.lease + 1))
+        return datetime.fromtimestamp(min(candidates), UTC) if candidates else None
 
-    async def _horizons(self, now: int) -> tuple[dict[str, int], int | None]:
+    async def _horizons(self, now: int) -> tuple[dict[str, int | None], int | None]:
         """Per platform, the latest ready time that must already be in flight for everything
-        ready by then to land on time at the platform's rate; and when that next changes."""
+        ready by then to land on time at the platform's rate (None: nothing yet); and the
+        next instant at which that changes."""
         platforms = set(self._platforms())
-        horizons: dict[str, int] = {}
+        horizons: dict[str, int | None] = dict.fromkeys(platforms)
         next_start: int | None = None
         totals: dict[str, int] = {}
         for platform, ready, count in await self.repo.ready_counts(now + self.early_window):
@@ -212,11 +215,9 @@ class Dispatcher:
                 self.early_window, (totals[platform] + self.batch_size) / rate + EARLY_MARGIN)
             start = int(ready - lead)
             if start <= now:
-                horizons[platform] = max(horizons.get(platform, now), ready)
+                horizons[platform] = max(horizons[platform] or ready, ready)
             elif next_start is None or start < next_start:
                 next_start = start
-        for platform in platforms:
-            horizons.setdefault(platform, now)
         return horizons, next_start
 
     # -- draining ------------------------------------------------------------------------------
@@ -237,7 +238,8 @@ class Dispatcher:
                 self.progress.expired += expired
             horizons, next_start = await self._horizons(now)
             token = uuid.uuid4().hex
-            batch = await self.repo.claim(token, now, horizons, self.batch_size)
+            batch = await self.repo.claim(token, now, {p: h for p, h in horizons.items() if h is not None},
+                                          self.batch_size)
             if not batch:
                 if next_start is not None and datetime.fromtimestamp(next_start, UTC) - now_dt <= KEEP_GOING:
                     await self.sleep_until(datetime.fromtimestamp(next_start, UTC))

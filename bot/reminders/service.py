@@ -71,7 +71,8 @@ class ReminderService:
         wanted = self.planner.wanted(await self._occurrences_ahead(now), SubscriptionIndex.build(subscriptions),
                                      settings, unreachable, only_users=set(user_ids))
         result = await self._reconcile(wanted, ts(now), user_ids=list(user_ids))
-        self.dispatcher.poke()
+        if any(result):
+            self.dispatcher.poke()
         return result
 
     async def occurrences_changed(self, changed_ids: Sequence[str], cancelled_ids: Sequence[str]) -> None:
@@ -90,7 +91,8 @@ class ReminderService:
         wanted = self.planner.wanted(ahead, index, settings, unreachable)
         added, moved, removed = await self._reconcile(wanted, ts(now), occurrence_ids=ids)
         log.info("calendar change: %d reminders planned, %d moved, %d removed", added, moved, removed)
-        self.dispatcher.poke()
+        if added or moved or removed:
+            self.dispatcher.poke()
 
     async def replan_all(self) -> tuple[int, int, int]:
         """Plan every session within the horizon for everyone, in chunks of sessions."""
@@ -115,7 +117,7 @@ class ReminderService:
         totals[2] += await self.repo.delete_orphans(ts(now))
         if any(totals):
             log.info("replanned: %d reminders planned, %d moved, %d removed", *totals)
-        self.dispatcher.poke()
+            self.dispatcher.poke()
         return totals[0], totals[1], totals[2]
 
     # -- the organisers' daily digest -----------------------------------------------------------
