@@ -108,5 +108,5 @@ class Harness:
         """Reminder messages delivered to ``user`` privately or in a chat, with when they arrived."""
         uid = user if ":" in user else f"{self.adapter.name}:{user}"
         return [r for r in self.adapter.records if r.message.kind == "reminder"
-                and (r.message.user is not None and r.message.user.id == uid
-                     or r.message.chat is not None and r.message.text.startswith(uid.partition(":")[2] + ":"))]
+                and ((r.message.user is not None and r.message.user.id == uid)
+                     or (r.message.chat is not None and r.message.text.startswith(uid.partition(":")[2] + ":")))]
