@@ -189,7 +189,8 @@ class Planner:
                     has_any.add((key[0], key[1]))
                 else:
                     late[(key[0], key[1])].append((key[2], start_ts, due, platform))
-            elif found[1] == "pending" and (found[2], found[3]) != (start_ts, due):
+            elif found[1] == "pending" and (found[2] != start_ts or (found[3] != due and max(found[3], due) > now)):
+                # (A due time already past either way, e.g. a "starting soon" one, is left alone.)
                 updates.append((found[0], start_ts, due))
         for (user, occurrence), passed in late.items():
             if (user, occurrence) in has_any:
