@@ -62,6 +62,10 @@ KEEP_GOING = timedelta(seconds=5)
 """A drain waits in place (instead of setting the alarm) for work ready this soon."""
 PROGRESS_EVERY = 500
 PROGRESS_SECONDS = 5.0
+MAINTENANCE_SECONDS = 5.0
+"""How often a drain returns expired claims and expires started sessions (full scans)."""
+HORIZON_SECONDS = 2.0
+"""How long a drain trusts its per-platform horizons before counting the due set again."""
 
 Sleeper = Callable[[datetime], Awaitable[None]]
 
@@ -226,21 +230,35 @@ class Dispatcher:
         if not self._platforms():
             return
         started = False
+        horizons: dict[str, int | None] | None = None
+        next_start: int | None = None
+        refreshed = maintained = -MAINTENANCE_SECONDS
         while True:
             now_dt = self.clock.now()
             now = ts(now_dt)
-            released = await self.repo.release_stale(now - self.lease, now)
-            if released:
-                log.warning("returned %d reminders from an expired claim to pending", released)
-            expired = await self.repo.expire_started(now)
-            if expired:
-                log.warning("%d pending reminders expired: their sessions had already started", expired)
-                self.progress.expired += expired
-            horizons, next_start = await self._horizons(now)
+            if time.monotonic() - maintained >= MAINTENANCE_SECONDS:
+                # Full scans of the pending set: at the start and every few seconds, not per batch.
+                maintained = time.monotonic()
+                released = await self.repo.release_stale(now - self.lease, now)
+                if released:
+                    log.warning("returned %d reminders from an expired claim to pending", released)
+                expired = await self.repo.expire_started(now)
+                if expired:
+                    log.warning("%d pending reminders expired: their sessions had already started", expired)
+                    self.progress.expired += expired
+                horizons = None
+            fresh = horizons is None or time.monotonic() - refreshed >= HORIZON_SECONDS
+            if fresh or horizons is None:
+                horizons, next_start = await self._horizons(now)
+                refreshed = time.monotonic()
             token = uuid.uuid4().hex
             batch = await self.repo.claim(token, now, {p: h for p, h in horizons.items() if h is not None},
                                           self.batch_size)
+            if len(batch) < self.batch_size:
+                horizons = None  # exhausted what was known to be due: look again next time
             if not batch:
+                if not fresh:
+                    continue
                 if next_start is not None and datetime.fromtimestamp(next_start, UTC) - now_dt <= KEEP_GOING:
                     await self.sleep_until(datetime.fromtimestamp(next_start, UTC))
                     continue
@@ -408,12 +426,12 @@ class Dispatcher:
         started = datetime.fromisoformat(p.started) if p.started else self.clock.now()
         elapsed = (self.clock.now() - started).total_seconds()
         p.rate_per_second = round(p.sent / elapsed, 2) if elapsed > 0 else 0.0
-        p.waiting = sum(n for _p, _r, n in await self.repo.ready_counts(ts(self.clock.now())))
-        await self._save_progress()
         if p.sent - self._logged_sent >= PROGRESS_EVERY or time.monotonic() - self._last_log >= PROGRESS_SECONDS:
             self._last_log, self._logged_sent = time.monotonic(), p.sent
+            p.waiting = sum(n for _p, _r, n in await self.repo.ready_counts(ts(self.clock.now())))
             log.info("fan-out: %d sent, %d failed, %d expired, %d waiting, %.1f msg/s",
                      p.sent, p.failed, p.expired, p.waiting, p.rate_per_second)
+        await self._save_progress()
 
     async def _save_progress(self) -> None:
         await self.repo.set_meta("fanout", json.dumps(asdict(self.progress)))
