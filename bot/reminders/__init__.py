@@ -31,6 +31,7 @@ async def setup(services: Services, stack: contextlib.AsyncExitStack) -> None:
     services.reminders = service
     services.person_listeners.append(service.person_changed)
     await service.start()
+    stack.push_async_callback(service.dispatcher.close)
 
 
 def add_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

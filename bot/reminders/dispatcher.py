@@ -17,6 +17,7 @@ and records each outcome.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import random
@@ -142,7 +143,9 @@ class Dispatcher:
         self.limiter = Limiter(services.messenger.limits)
         self.progress = FanOut()
         self._running = False
+        self._stopping = False
         self._again = False
+        self._task: asyncio.Task[object] | None = None
         self._last_log = 0.0
         self._logged_sent = 0
         self._queue: deque[_Job] = deque()
@@ -160,18 +163,50 @@ class Dispatcher:
             self.services.alarms.at(DISPATCH_JOB, self.clock.now(), self.run)
 
     async def run(self) -> None:
-        """Send everything that is ready, then set the alarm for the next time anything is."""
+        """Send everything that is ready, then set the alarm for the next time anything is.
+
+        This is the alarm job itself. Work due within ``KEEP_GOING`` is waited for here rather
+        than by re-arming the alarm: APScheduler would skip a job that fires while its own
+        previous run is still finishing.
+        """
         self._again = True
-        if self._running:
+        if self._running or self._stopping:
             return
         self._running = True
+        self._task = asyncio.current_task()
         try:
-            while self._again:
-                self._again = False
-                await self._drain()
+            while not self._stopping:
+                while self._again and not self._stopping:
+                    self._again = False
+                    await self._drain()
+                when = await self.next_wake()
+                if self._again or self._stopping:
+                    continue
+                if when is None:
+                    self.services.alarms.cancel(DISPATCH_JOB)
+                    break
+                if when - self.clock.now() <= KEEP_GOING:
+                    await self.sleep_until(when)
+                    self._again = True
+                    continue
+                self.services.alarms.at(DISPATCH_JOB, when, self.run)
+                break
         finally:
             self._running = False
-        await self.schedule()
+            self._task = None
+
+    async def close(self, grace: float = 5.0) -> None:
+        """Stop claiming; let the batch in flight finish (up to ``grace`` seconds), else cancel
+        it, leaving its claim to run out its lease."""
+        self._stopping = True
+        task = self._task
+        if task is None or task is asyncio.current_task():
+            return
+        done, _pending = await asyncio.wait({task}, timeout=grace)
+        if not done:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     async def schedule(self) -> None:
         when = await self.next_wake()
@@ -188,8 +223,8 @@ class Dispatcher:
         if not self._platforms():
             return None
         now = ts(self.clock.now())
-        candidates: list[int] = []
-        horizons, next_start = await self._horizons(now)
+        candidates: list[int | float] = []
+        horizons, next_start = await self._horizons(self.clock.now().timestamp())
         if any(horizons.values()):
             candidates.append(now)
         if next_start is not None:
@@ -202,22 +237,29 @@ class Dispatcher:
             candidates.append(max(now, claimed + self.lease + 1))
         return datetime.fromtimestamp(min(candidates), UTC) if candidates else None
 
-    async def _horizons(self, now: int) -> tuple[dict[str, int | None], int | None]:
+    async def _horizons(self, now: int | float) -> tuple[dict[str, int | None], int | float | None]:
         """Per platform, the latest ready time that must already be in flight for everything
         ready by then to land on time at the platform's rate (None: nothing yet); and the
-        next instant at which that changes."""
+        next instant at which that changes.
+
+        A group of reminders ready at ``t`` with ``c`` reminders ready up to it must start by
+        ``t - c / rate`` (less a margin); one batch's worth of slack keeps a fan-out that is
+        exactly on pace from stopping between batches.
+        """
         platforms = set(self._platforms())
         horizons: dict[str, int | None] = dict.fromkeys(platforms)
-        next_start: int | None = None
+        next_start: float | None = None
         totals: dict[str, int] = {}
-        for platform, ready, count in await self.repo.ready_counts(now + self.early_window):
+        for platform, ready, count in await self.repo.ready_counts(int(now) + self.early_window):
             if platform not in platforms:
                 continue
             totals[platform] = totals.get(platform, 0) + count
             rate = self.limiter.rate(platform)
-            lead = 0.0 if not rate else min(
-                self.early_window, (totals[platform] + self.batch_size) / rate + EARLY_MARGIN)
-            start = int(ready - lead)
+            if rate:
+                lead = min(self.early_window, totals[platform] / rate + EARLY_MARGIN + self.batch_size / rate)
+            else:
+                lead = 0.0
+            start = ready - lead
             if start <= now:
                 horizons[platform] = max(horizons[platform] or ready, ready)
             elif next_start is None or start < next_start:
@@ -231,7 +273,7 @@ class Dispatcher:
             return
         started = False
         horizons: dict[str, int | None] | None = None
-        next_start: int | None = None
+        next_start: int | float | None = None
         refreshed = maintained = -MAINTENANCE_SECONDS
         while True:
             now_dt = self.clock.now()
@@ -249,13 +291,18 @@ class Dispatcher:
                 horizons = None
             fresh = horizons is None or time.monotonic() - refreshed >= HORIZON_SECONDS
             if fresh or horizons is None:
-                horizons, next_start = await self._horizons(now)
+                horizons, next_start = await self._horizons(now_dt.timestamp())
                 refreshed = time.monotonic()
             token = uuid.uuid4().hex
             batch = await self.repo.claim(token, now, {p: h for p, h in horizons.items() if h is not None},
                                           self.batch_size)
             if len(batch) < self.batch_size:
                 horizons = None  # exhausted what was known to be due: look again next time
+            if self._stopping:
+                await self.repo.record(token, now, [
+                    ReminderOutcome(id=r.id, status=ReminderStatus.PENDING, attempts=r.attempts,
+                                    ready_ts=ts(r.ready), last_error=r.last_error) for r in batch])
+                break
             if not batch:
                 if not fresh:
                     continue
