@@ -149,6 +149,7 @@ class Dispatcher:
         self._last_log = 0.0
         self._logged_sent = 0
         self._queue: deque[_Job] = deque()
+        self._rendered: dict[tuple[str, str | None, str | None, int], str] = {}
 
     async def _sleep(self, when: datetime) -> None:
         await asyncio.sleep(max(0.0, (when - self.clock.now()).total_seconds()))
@@ -315,6 +316,7 @@ class Dispatcher:
                 self.progress = FanOut(started=now_dt.isoformat())
                 self._last_log, self._logged_sent = time.monotonic(), 0
             self.progress.claimed += len(batch)
+            self._rendered.clear()
             await self._deliver(_Batch(token, renewed=time.monotonic()), batch)
         if started:
             self.progress.finished = self.clock.now().isoformat()
@@ -385,7 +387,15 @@ class Dispatcher:
     def _message(self, job: _Job) -> Outgoing:
         config = self.services.config
         s = job.settings
-        text = render_reminder(job.occurrence, s, config.timezone, config.language, self.clock.now())
+        now = self.clock.now()
+        # A fan-out renders the same words for thousands of people: cache per session, reader
+        # language and zone, and minute.
+        key = (job.occurrence.id, s.language, s.timezone, round((job.occurrence.start - now).total_seconds() / 60))
+        text = self._rendered.get(key)
+        if text is None:
+            if len(self._rendered) > 10_000:
+                self._rendered.clear()
+            text = self._rendered[key] = render_reminder(job.occurrence, s, config.timezone, config.language, now)
         if job.group:
             _ = translator(s.language or config.language)
             name = s.display_name or job.reminder.user_id.partition(":")[2]
