@@ -1,0 +1,41 @@
+"""``eventbot reminders``: counts by status, fan-out progress and the failures, for organisers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from tests.harness import START, Harness, make_occurrence
+
+
+async def _fill(tmp_path: Path) -> None:
+    session = make_occurrence("CLI session", START + timedelta(hours=2))
+    later = make_occurrence("Later session", START + timedelta(days=3))
+    async with Harness.open(tmp_path, offsets=(timedelta(minutes=30),)) as h:
+        await h.add_occurrences(session, later)
+        await h.say("alice", "/subscribe all")
+        await h.say("bob", "/subscribe all")
+        h.adapter.unreachable.add("fake:bob")
+        await h.advance(timedelta(hours=2))
+
+
+def test_reminders_command_shows_counts_progress_and_failures(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    asyncio.run(_fill(tmp_path))
+    db = str(tmp_path / "bot.db")
+    assert main(["--db", db, "reminders", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["counts"] == {"pending": 1, "sending": 0, "sent": 1, "failed": 2, "expired": 0}
+    assert report["fanout"]["sent"] == 1 and report["fanout"]["finished"]
+    assert {r["user"] for r in report["reminders"]} == {"fake:bob"}
+    assert {r["title"] for r in report["reminders"]} == {"CLI session", "Later session"}
+
+    assert main(["--db", db, "reminders", "--status", "pending"]) == 0
+    out = capsys.readouterr().out
+    assert "reminders: pending 1, sending 0, sent 1, failed 2, expired 0" in out
+    assert "pending fake:alice “Later session”" in out
