@@ -115,9 +115,10 @@ class FeedFetcher:
         elif "://" in source:
             raise FeedError(N_("“{source}” is not a source I can read: use a file, an http(s) or a webcal address."),
                             source=source)
-        return await asyncio.to_thread(self._read_file, Path(source).expanduser())
+        return await asyncio.to_thread(self._read_file, source)
 
-    def _read_file(self, path: Path) -> Fetched:
+    def _read_file(self, source: str) -> Fetched:
+        path = Path(source).expanduser()
         try:
             size = path.stat().st_size
             if not path.is_file():
