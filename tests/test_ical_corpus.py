@@ -306,3 +306,20 @@ def test_vtodos_are_reported_not_imported() -> None:
     feed = _load("ical4j__twinkle.ics")
     assert sum("VTODO" in str(p) for p in feed.problems) == 3
     assert "Chinese Chess Compeitition" in {s.title for s in feed.series}
+
+
+def test_plain_reader_agrees_with_icalendar_on_every_single_event() -> None:
+    from bot.ical import _expand_one, _expand_with_icalendar, _plain_props
+
+    compared = 0
+    for name, valid in _manifest():
+        if valid == "no":
+            continue
+        for record in _load(name).series:
+            if record.recurring or _plain_props(record.ical.split("\r\n")) is None:
+                continue
+            fast = list(_expand_one(record, EVER_START, EVER_END))
+            slow = list(_expand_with_icalendar(record, EVER_START, EVER_END))
+            assert fast == slow, (name, record.uid)
+            compared += 1
+    assert compared > 500
