@@ -82,12 +82,45 @@ def measure_core(data: bytes, horizon_days: int) -> dict[str, float | int]:
 
 
 async def measure_service(data: bytes, horizon_days: int) -> dict[str, float | int]:
-    from bot.calendars import measure_sync  # the full sync path, when the service exists
+    """The full path: file -> fetch -> parse -> diff -> expand -> SQLite, as `eventbot import`."""
+    from bot.calendars import CalendarService
+    from bot.clock import FakeClock
+    from bot.store.sql import SqlStore
 
+    clock = FakeClock(NOW)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bench.ics"
         path.write_bytes(data)
-        return await measure_sync(Path(tmp) / "bench.db", str(path), horizon_days=horizon_days, now=NOW)
+        store = await SqlStore.open(Path(tmp) / "bench.db", clock)
+        service = CalendarService(store, clock, horizon_days=horizon_days, default_timezone="Europe/London")
+        try:
+            started = time.perf_counter()
+            first = await service.sync("bench", str(path))
+            first_s = time.perf_counter() - started
+
+            started = time.perf_counter()
+            unchanged = await service.sync("bench")
+            unchanged_s = time.perf_counter() - started
+            assert unchanged.unchanged
+
+            # One session renamed: only its series is checked, expanded and diffed again.
+            edited = data.replace(b"SUMMARY:CPD session 12345:", b"SUMMARY:CPD session 12345 (new room):", 1)
+            path.write_bytes(edited)
+            started = time.perf_counter()
+            one_change = await service.sync("bench")
+            one_change_s = time.perf_counter() - started
+        finally:
+            await service.aclose()
+            await store.close()
+    return {
+        "series": first.series,
+        "occurrences": first.occurrences,
+        "problems": len(first.problems),
+        "first_import_s": round(first_s, 3),
+        "unchanged_refresh_s": round(unchanged_s, 4),
+        "one_change_refresh_s": round(one_change_s, 3),
+        "one_change_changed": len(one_change.changed),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
