@@ -58,6 +58,15 @@ async def test_events_lists_sessions_in_progress_and_upcoming(harness: Harness) 
     assert "bbb222" not in (await harness.say("alice", "/events today"))[0]
     assert "aaa111" in (await harness.say("alice", "/events 2025-03-17"))[0]
     assert "bbb222" in (await harness.say("alice", "/events moral"))[0]
+    assert await harness.say("alice", "/events zebra") == ["No sessions found. Try /events for what is coming up."]
+
+
+async def test_events_when_the_programme_is_over_shows_the_latest(harness: Harness) -> None:
+    await harness.add_occurrences(IDENTITY, MORAL)
+    await harness.advance(timedelta(days=30))
+    assert await harness.say("alice", "/events") == ["No upcoming sessions. The most recent were:\n"
+        "[aaa111] Mon 17 Mar 2025, 10:00 GMT–11:30 · Consistent values and changing roles\n"
+        "[bbb222] Thu 20 Mar 2025, 10:00 GMT–11:30 · Moral injury in social work"]
     assert "not a date" in (await harness.say("alice", "/events 2025-13-45"))[0]
 
 
