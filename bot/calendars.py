@@ -28,7 +28,7 @@ from bot.errors import AdapterUnavailable, DeliveryFailed, FeedError, UserError
 from bot.feeds import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT, FeedFetcher, is_url, normalise_source
 from bot.i18n import N_, Translator, translator
 from bot.ical import FeedProblem, expand, feed_hash, parse_feed
-from bot.models import ChatRef, Delivery, EventStatus, Occurrence, Outgoing, UserRef
+from bot.models import Attachment, ChatRef, Delivery, EventStatus, Occurrence, Outgoing, UserRef
 from bot.ports import CalendarInfo, Clock, SeriesRecord, Store
 from bot.timeutil import format_when, zone
 
@@ -396,6 +396,15 @@ def build_ics(series: Iterable[SeriesRecord], occurrences: Iterable[Occurrence],
     calendar.add_missing_timezones()
     data: bytes = calendar.to_ical()
     return data
+
+
+def add_to_calendar(occurrence: Occurrence) -> Attachment:
+    """A one-session .ics, for reminders on platforms that can carry a file."""
+    calendar = icalendar.Calendar()
+    calendar.add("PRODID", "-//eventbot//EN")
+    calendar.add("VERSION", "2.0")
+    calendar.add_component(occurrence_event(occurrence))
+    return Attachment(f"{occurrence.id}.ics", calendar.to_ical(), "text/calendar")
 
 
 def _float_to_zone(event: Any, zone_name: str) -> None:

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from bot.calendars import CalendarService, SyncReport, build_ics, default_calendar_name
+from bot.calendars import CalendarService, SyncReport, add_to_calendar, build_ics, default_calendar_name
 from bot.cli import main
 from bot.config import FeedConfig
 from bot.errors import FeedError
 from bot.i18n import translator
-from bot.ical import occurrence_id, parse_feed, series_id
-from bot.models import EventStatus, Incoming, Subscription, SubscriptionScope, UserSettings
+from bot.ical import expand, occurrence_id, parse_feed, series_id
+from bot.models import EventStatus, Incoming, Occurrence, Subscription, SubscriptionScope, UserSettings
 from tests.fake_feed_server import FakeFeedServer
 from tests.harness import Harness
 
@@ -240,6 +240,7 @@ async def test_import_from_chat_is_for_organisers(harness: Harness, server: Fake
     assert "Only organisers" in denied[0]
     replies = await harness.say("org", f"/import {server.url()} sww")
     assert "Imported “sww”: 3 events, 8 sessions stored." in replies[-1]
+    assert "every 15 minutes" in replies[-1]
     listing = await harness.say("org", "/calendars")
     assert "sww: 3 events, 8 sessions" in listing[0]
     bad = await harness.say("org", f"/import {server.url('/status/404')} broken")
@@ -360,3 +361,65 @@ def test_cli_refuses_bad_sources_with_one_line(tmp_path: Path, capsys: pytest.Ca
     code, out, _ = run_cli(capsys, "--db", db, "calendars")
     assert "sww: 3 events, 8 sessions" in out and "last error" in out
 
+
+
+async def test_chat_import_takes_addresses_only(harness: Harness, tmp_path: Path) -> None:
+    secret = tmp_path / "secret.ics"
+    secret.write_bytes(V1)
+    [reply] = await harness.say("org", f"/import {secret} sww")
+    assert "http(s) or webcal" in reply
+    assert await harness.app.store.calendars.get_calendar("sww") is None
+
+
+async def test_chat_imported_feed_is_followed(harness: Harness, server: FakeFeedServer) -> None:
+    await harness.say("org", f"/import {server.url()} sww")
+    server.feed = V2
+    await harness.advance(timedelta(minutes=15))
+    assert await harness.app.store.calendars.get_occurrence(oid(PANEL_UID)) is not None
+    # After a restart the stored address is followed again.
+    await harness.restart()
+    server.feed = calendar(SUPERVISION)
+    await harness.advance(timedelta(minutes=15))
+    keynote = await harness.app.store.calendars.get_occurrence(oid(KEYNOTE_UID))
+    assert keynote is not None and keynote.status is EventStatus.CANCELLED
+
+
+def test_add_to_calendar_file_for_one_session() -> None:
+    [occurrence] = [o for o in expand_v1() if o.uid == KEYNOTE_UID]
+    attachment = add_to_calendar(occurrence)
+    assert attachment.filename == f"{occurrence.id}.ics" and attachment.mime_type == "text/calendar"
+    [again] = expand(parse_feed(attachment.content, calendar="x").series,
+                     datetime(2025, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC)).occurrences
+    assert (again.start, again.end, again.title, again.url, again.facilitator, again.cpd_hours) == (
+        occurrence.start, occurrence.end, "Keynote", occurrence.url, "Prof. Rhian Davies", 1.5)
+
+
+def expand_v1() -> list[Occurrence]:
+    return expand(parse_feed(V1, calendar="sww").series, datetime(2025, 1, 1, tzinfo=UTC),
+                  datetime(2026, 1, 1, tzinfo=UTC)).occurrences
+
+
+CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "ical-corpus"
+if not CORPUS.is_dir():
+    CORPUS = Path("/work/shared/ical-corpus")
+REFUSED = sorted(line.split("\t")[0] for line in (CORPUS / "MANIFEST.tsv").read_text().splitlines()[1:]
+                 if line.endswith("\tno")) if CORPUS.is_dir() else []
+
+
+@pytest.mark.skipif(not REFUSED, reason="the iCal corpus (../shared/ical-corpus) is not checked out")
+@pytest.mark.parametrize("name", REFUSED)
+async def test_refused_corpus_files_leave_the_calendar_untouched(harness: Harness, tmp_path: Path,
+                                                                 name: str) -> None:
+    good = tmp_path / "good.ics"
+    good.write_bytes(V1)
+    service = service_of(harness)
+    await service.sync("sww", str(good))
+    before = await harness.app.store.calendars.occurrences_of_calendar("sww")
+    series_before = await harness.app.store.calendars.list_series("sww")
+    with pytest.raises(FeedError) as caught:
+        await service.sync("sww", str(CORPUS / name))
+    assert "\n" not in str(caught.value)
+    assert await harness.app.store.calendars.occurrences_of_calendar("sww") == before
+    assert await harness.app.store.calendars.list_series("sww") == series_before
+    info = await harness.app.store.calendars.get_calendar("sww")
+    assert info is not None and info.last_error and info.source == str(good)

@@ -21,8 +21,8 @@ from bot.calendars import (
 )
 from bot.commands.router import CommandSpec, Param, ParsedCommand, Router
 from bot.context import Context
-from bot.errors import FeedError, UserError
-from bot.feeds import FeedFetcher
+from bot.errors import FeedError, UsageError, UserError
+from bot.feeds import FeedFetcher, is_url
 from bot.i18n import N_, translator
 from bot.models import Attachment, Role, SubscriptionScope
 from bot.timeutil import zone
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 HORIZON_JOB = "calendars:horizon"
+DEFAULT_REFRESH_MINUTES = 15
 FIRST_REFRESH = timedelta(minutes=1)
 
 
@@ -48,6 +49,7 @@ async def setup(services: Services, stack: contextlib.AsyncExitStack) -> None:
     """Open the feed fetcher, make the calendar service the app's schedule, send change
     notices, and refresh the configured feeds on their intervals."""
     config = services.config
+    configured = {feed.name for feed in config.feeds}
     fetcher = await stack.enter_async_context(
         FeedFetcher(max_bytes=config.feed_max_bytes, timeout=config.feed_timeout))
     service = CalendarService(services.store, services.clock, horizon_days=config.horizon_days,
@@ -57,6 +59,11 @@ async def setup(services: Services, stack: contextlib.AsyncExitStack) -> None:
     services.calendars = service
     for feed in config.feeds:
         schedule_feed(services, service, feed.name, feed.source, feed.refresh_minutes, feed.timezone or None)
+    # Calendars imported from an address (in chat or on the command line) are followed too.
+    for info in await service.list_calendars():
+        if info.name not in configured and is_url(info.source):
+            schedule_feed(services, service, info.name, info.source,
+                          info.refresh_minutes or DEFAULT_REFRESH_MINUTES, None)
     services.alarms.every(HORIZON_JOB, timedelta(days=1), service.advance_horizon)
 
 
@@ -83,10 +90,19 @@ def schedule_feed(services: Services, service: CalendarService, name: str, sourc
 async def import_(ctx: Context, cmd: ParsedCommand) -> None:
     service = _service(ctx.services)
     source = cmd.args["url"]
+    if not is_url(source):
+        # Chat may only name addresses: a path would let anyone with the organiser role
+        # probe the bot's own files.
+        raise UsageError(N_("Give an http(s) or webcal address of an .ics feed."))
     name = cmd.args.get("name") or default_calendar_name(source)
     await ctx.reply(ctx._("Importing “{name}”…", name=name))
-    report = await service.sync(name, source)
-    await ctx.reply(report.render(ctx._))
+    existing = await ctx.services.store.calendars.get_calendar(name)
+    minutes = (existing.refresh_minutes if existing else None) or DEFAULT_REFRESH_MINUTES
+    report = await service.sync(name, source, refresh_minutes=minutes)
+    if name not in {feed.name for feed in ctx.services.config.feeds}:
+        schedule_feed(ctx.services, service, name, source, minutes, None)
+    await ctx.reply(report.render(ctx._) + "\n" +
+                    ctx._("I will check it for changes every {minutes} minutes.", minutes=minutes))
 
 
 async def calendars(ctx: Context, cmd: ParsedCommand) -> None:
