@@ -19,8 +19,10 @@ on the feed's VTIMEZONE blocks except for truly custom zones.
 from __future__ import annotations
 
 import base64
+import enum
 import functools
 import hashlib
+import logging
 import re
 import unicodedata
 import warnings
@@ -36,9 +38,11 @@ import x_wr_timezone
 from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
 from bot.errors import FeedError
-from bot.i18n import N_, Translator
+from bot.i18n import N_, Translator, translator
 from bot.models import EventStatus, Occurrence
 from bot.ports import SeriesRecord
+
+log = logging.getLogger(__name__)
 
 # --------------------------------------------------------------------------- ids
 
@@ -71,7 +75,7 @@ def recurrence_key(original_start: date | datetime) -> str:
 # --------------------------------------------------------------------------- problems
 
 
-class ProblemKind:
+class ProblemKind(enum.StrEnum):
     SKIPPED = "skipped"
     REPAIRED = "repaired"
     NOTE = "note"
@@ -93,7 +97,7 @@ class FeedProblem:
     reason: str
     uid: str = ""
     line: int | None = None
-    kind: str = ProblemKind.SKIPPED
+    kind: ProblemKind = ProblemKind.SKIPPED
     params: Mapping[str, Any] = field(default_factory=dict)
 
     def render(self, _: Translator) -> str:
@@ -108,17 +112,17 @@ class FeedProblem:
         return _("Note: {reason}", reason=reason)
 
     def __str__(self) -> str:
-        from bot.i18n import translator
-
         return self.render(translator("en"))
 
 
 # Reasons, marked for extraction.
 NO_START = N_("it has no start time (DTSTART)")
 TWO_STARTS = N_("it has more than one start time (DTSTART)")
+TWO_VALUES = N_("it has more than one {prop}")
 BAD_VALUE = N_("its {prop} value “{value}” cannot be read")
 BAD_RULE = N_("its repeat rule “{rule}” cannot be read")
 BAD_DATES = N_("its dates cannot be worked out")
+UNREADABLE = N_("it cannot be read")
 NOT_AN_EVENT = N_("it is a {kind}, not an event")
 NO_VERSION = N_("the feed does not say which iCalendar version it is; it was read as 2.0")
 GUESSED_ZONE = N_("the time zone “{tzid}” is not defined in the feed; it was read as {zone}")
@@ -493,24 +497,23 @@ def _offset_zone(tzid: str) -> str | None:
     return f"Etc/GMT{'+' if sign == '-' else '-'}{int(hours)}"
 
 
-def _zone_of_vtimezone(component: _Component) -> str | None:
-    """Check that a custom VTIMEZONE can be used; return None if it cannot."""
+def _vtimezone_usable(component: _Component) -> bool:
+    """Whether icalendar can build a time zone from a VTIMEZONE block."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             tz = icalendar.Timezone.from_ical(component.text())
             tz.to_tz()  # type: ignore[attr-defined]
     except Exception:  # any failure at all means the definition is unusable
-        return None
-    return "ok"
+        return False
+    return True
 
 
 # --------------------------------------------------------------------------- parsing
 
-_DATE_PROPS = ("DTSTART", "DTEND", "DUE", "RECURRENCE-ID", "EXDATE", "RDATE")
+_SINGLE_VALUED = ("DTEND", "DURATION", "RECURRENCE-ID")
 _ESSENTIAL_PROPS = {"DTSTART", "DTEND", "DURATION", "RRULE", "RECURRENCE-ID", "EXDATE", "UID"}
 _EXPANDABLE = ("VEVENT",)
-_IGNORED_COMPONENTS = {"VTIMEZONE"}
 _PROBE_WINDOW = timedelta(days=1)
 
 
@@ -583,7 +586,7 @@ def parse_feed(
             tzids = component.values("TZID")
             if tzids:
                 tzid = tzids[0].strip().strip('"')
-                if _zone_of_vtimezone(component) is None:
+                if not _vtimezone_usable(component):
                     broken_zones.add(tzid)
                     if iana_zone(tzid) is not None:
                         problems.append(FeedProblem(BROKEN_VTIMEZONE, kind=ProblemKind.NOTE,
@@ -611,6 +614,11 @@ def parse_feed(
             problems.append(FeedProblem(rejected.reason, uid=uid, line=components[0].number,
                                         params=rejected.params))
             continue
+        except Exception:
+            # A bug or a library failure on strange input costs this series only.
+            log.exception("calendar %s: could not read series %r", calendar, uid)
+            problems.append(FeedProblem(UNREADABLE, uid=uid, line=components[0].number))
+            continue
         problems.extend(notes)
         series.append(record)
 
@@ -636,18 +644,21 @@ def _build_series(
     needed_vtimezones: dict[str, _Component] = {}
     event_blocks: list[list[str]] = []
     recurring = False
-    title = ""
     series_all_day: bool | None = None
     masters = [c for c in components if not c.values("RECURRENCE-ID")]
     if masters:
         first_start = (masters[0].values("DTSTART") or [""])[0].strip()
         series_all_day = len(first_start) == 8
+    title = ((masters or components)[0].values("SUMMARY") or [""])[0]
     for component in components:
         starts = [line for line in component.top_level() if line.name == "DTSTART"]
         if not starts:
             raise _SeriesRejected(NO_START)
         if len(starts) > 1:
             raise _SeriesRejected(TWO_STARTS)
+        for prop in _SINGLE_VALUED:
+            if len(component.values(prop)) > 1:
+                raise _SeriesRejected(TWO_VALUES, prop=prop)
         start_value = _split_line(starts[0].text)[2].strip()
         if not start_value:
             raise _SeriesRejected(BAD_VALUE, prop="DTSTART", value=starts[0].text.partition(":")[2])
@@ -679,8 +690,6 @@ def _build_series(
             lines.append(line.text)
             if depth == 1 and name in ("RRULE", "RDATE", "RECURRENCE-ID"):
                 recurring = True
-            if depth == 1 and name == "SUMMARY" and (not title or not component.values("RECURRENCE-ID")):
-                title = title if title and component.values("RECURRENCE-ID") else value
         if not any(_property_name(text) == "UID" for text in lines):
             lines.insert(1, f"UID:{uid}")
         event_blocks.append(lines)
@@ -874,7 +883,7 @@ def _check_series(
         if rule:
             raise _SeriesRejected(BAD_RULE, rule=rule) from error
         raise _SeriesRejected(BAD_DATES) from error
-    except (ValueError, TypeError, OverflowError, KeyError) as error:
+    except Exception as error:  # the libraries raise many kinds on odd input: all mean "unusable"
         raise _SeriesRejected(BAD_DATES) from error
     return body, notes
 
@@ -909,6 +918,9 @@ def expand(series: Iterable[SeriesRecord], start: datetime, end: datetime) -> Ex
                 occurrences.setdefault(occurrence.id, occurrence)
         except (_SeriesRejected, recurring_ical_events.InvalidCalendar, ValueError, TypeError,
                 OverflowError, KeyError):
+            problems.append(FeedProblem(BAD_DATES, uid=record.uid))
+        except Exception:
+            log.exception("calendar %s: could not expand series %r", record.calendar, record.uid)
             problems.append(FeedProblem(BAD_DATES, uid=record.uid))
     ordered = sorted(occurrences.values(), key=lambda o: (o.start, o.end, o.title, o.id))
     return Expansion(ordered, problems)

@@ -373,3 +373,16 @@ def test_changed_series_changes_only_its_hash() -> None:
 def test_expand_needs_aware_bounds() -> None:
     with pytest.raises(ValueError):
         expand([], datetime(2025, 1, 1), datetime(2025, 2, 1))
+
+
+@pytest.mark.parametrize("lines", [
+    ("SUMMARY:Two ends", "DTSTART:20250301T100000Z", "DTEND:20250301T110000Z", "DTEND:20250301T120000Z"),
+    ("SUMMARY:Two ids", "DTSTART:20250301T100000Z", "RECURRENCE-ID:20250301T100000Z",
+     "RECURRENCE-ID:20250302T100000Z"),
+    ("SUMMARY:Broken alarm", "DTSTART:20250301T100000Z", "RRULE:FREQ=DAILY;COUNT=2", "BEGIN:VALARM",
+     'TR"GGER:-PT5M', "END:VALARM"),
+])
+def test_strange_components_cost_only_themselves(lines: tuple[str, ...]) -> None:
+    parsed = parse(feed(event("good", "SUMMARY:Fine", "DTSTART:20250301T100000Z"), event("odd", *lines)))
+    assert [s.uid for s in parsed.series] == ["good"]
+    assert [p.uid for p in parsed.problems] == ["odd"]
