@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import icalendar
+import x_wr_timezone
 
 from bot.errors import AdapterUnavailable, DeliveryFailed, FeedError, UserError
 from bot.feeds import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT, FeedFetcher, is_url, normalise_source
@@ -382,12 +383,15 @@ def build_ics(series: Iterable[SeriesRecord], occurrences: Iterable[Occurrence],
     seen: set[tuple[str, str]] = set()
     for record in series:
         source = icalendar.Calendar.from_ical(record.ical)
+        if "X-WR-TIMEZONE" in source:
+            source = x_wr_timezone.to_standard(source)
+        else:
+            source = _FloatingToZone(zone(record.timezone)).walk(source)
         for event in source.walk("VEVENT"):
             key = (str(event.get("UID", "")), str(event.get("RECURRENCE-ID", "")))
             if key in seen:
                 continue
             seen.add(key)
-            _float_to_zone(event, record.timezone)
             calendar.add_component(event)
         for vtimezone in source.walk("VTIMEZONE"):
             calendar.add_component(vtimezone)
@@ -407,14 +411,15 @@ def add_to_calendar(occurrence: Occurrence) -> Attachment:
     return Attachment(f"{occurrence.id}.ics", calendar.to_ical(), "text/calendar")
 
 
-def _float_to_zone(event: Any, zone_name: str) -> None:
-    """Floating times were read in the calendar's zone; say so in the export."""
-    tz = zone(zone_name)
-    for prop in ("DTSTART", "DTEND", "RECURRENCE-ID"):
-        value = event.get(prop)
-        if value is not None and isinstance(value.dt, datetime) and value.dt.tzinfo is None:
-            event.pop(prop)
-            event.add(prop, value.dt.replace(tzinfo=tz))
+class _FloatingToZone(x_wr_timezone.CalendarWalker):  # type: ignore[misc]
+    """Floating times were read in the calendar's zone; the export says so, in every
+    date property (EXDATE and RDATE included) so that they still match."""
+
+    def __init__(self, tz: Any) -> None:
+        self.tz = tz
+
+    def walk_value_datetime(self, dt: datetime) -> datetime:
+        return dt.replace(tzinfo=self.tz) if dt.tzinfo is None else dt
 
 
 def occurrence_event(o: Occurrence) -> icalendar.Event:

@@ -423,3 +423,16 @@ async def test_refused_corpus_files_leave_the_calendar_untouched(harness: Harnes
     assert await harness.app.store.calendars.list_series("sww") == series_before
     info = await harness.app.store.calendars.get_calendar("sww")
     assert info is not None and info.last_error and info.source == str(good)
+
+
+def test_export_pins_floating_times_to_the_calendar_zone() -> None:
+    floating = calendar(vevent("f@x", "SUMMARY:Evening class", "DTSTART:20250324T190000", "DURATION:PT1H",
+                               "RRULE:FREQ=WEEKLY;COUNT=3", "EXDATE:20250331T190000"))
+    parsed = parse_feed(floating, calendar="x", default_timezone="Europe/London")
+    window = (datetime(2025, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC))
+    expected = [o.start for o in expand(parsed.series, *window).occurrences]
+    assert expected == [datetime(2025, 3, 24, 19, 0, tzinfo=UTC), datetime(2025, 4, 7, 18, 0, tzinfo=UTC)]
+    exported = build_ics(parsed.series, [], name="x")
+    # Read back with another default zone: the times no longer depend on it.
+    again = parse_feed(exported, calendar="x", default_timezone="America/New_York")
+    assert [o.start for o in expand(again.series, *window).occurrences] == expected
