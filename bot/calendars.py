@@ -209,8 +209,12 @@ class CalendarService:
                 parse_feed, fetched.data, calendar=name, default_timezone=tz,
                 known={s.uid: s for s in stored_series})
         except FeedError as error:
+            message = translator(None)(error.msgid, **error.params)
             if info is not None:
-                await repo.save_calendar(replace(info, last_error=translator(None)(error.msgid, **error.params)))
+                await repo.save_calendar(replace(info, last_error=message))
+            elif refresh_minutes is not None:
+                # A followed feed that has never loaded still shows up, with its error.
+                await repo.save_calendar(replace(base, source=source, timezone=tz, last_error=message))
             log.warning("calendar %s: refused %s: %s", name, source, error)
             raise
 

@@ -144,7 +144,9 @@ class FeedFetcher:
         if last_modified:
             headers["If-Modified-Since"] = last_modified
         try:
-            async with self._client.stream("GET", url, headers=headers) as response:
+            # httpx's timeout bounds each read; the overall deadline also stops a server
+            # that drips a byte at a time.
+            async with asyncio.timeout(self.timeout), self._client.stream("GET", url, headers=headers) as response:
                 if response.status_code == 304:
                     return Fetched(None, etag=response.headers.get("ETag", etag),
                                    last_modified=response.headers.get("Last-Modified", last_modified))
@@ -174,7 +176,7 @@ class FeedFetcher:
                 _sniff(data)
                 return Fetched(data, etag=response.headers.get("ETag", ""),
                                last_modified=response.headers.get("Last-Modified", ""))
-        except httpx.TimeoutException:
+        except (httpx.TimeoutException, TimeoutError):
             raise FeedError(N_("The server at {host} did not answer within {seconds} seconds."),
                             host=host, seconds=_seconds(self.timeout)) from None
         except httpx.ConnectError:

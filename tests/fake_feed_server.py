@@ -46,6 +46,7 @@ class FakeFeedServer:
         app.router.add_get("/huge-declared.ics", server._huge_declared)
         app.router.add_get("/stalled.ics", server._stalled_feed)
         app.router.add_get("/text", server._text)
+        app.router.add_get("/drip.ics", server._drip)
         runner = web.AppRunner(app)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -99,6 +100,15 @@ class FakeFeedServer:
 
     async def _huge_declared(self, request: web.Request) -> web.Response:
         return web.Response(body=b"BEGIN:VCALENDAR\r\n" + b"x" * self.huge_size, content_type="text/calendar")
+
+    async def _drip(self, request: web.Request) -> web.StreamResponse:
+        # Sends the start of a feed, then waits for the test to release the rest: each
+        # read is quick, but the whole never arrives.
+        response = web.StreamResponse(headers={"Content-Type": "text/calendar"})
+        await response.prepare(request)
+        await response.write(b"BEGIN:VCALENDAR\r\n")
+        await self._stalled.wait()
+        return response
 
     async def _stalled_feed(self, request: web.Request) -> web.Response:
         await self._stalled.wait()  # never answers until the server stops

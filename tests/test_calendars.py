@@ -436,3 +436,13 @@ def test_export_pins_floating_times_to_the_calendar_zone() -> None:
     # Read back with another default zone: the times no longer depend on it.
     again = parse_feed(exported, calendar="x", default_timezone="America/New_York")
     assert [o.start for o in expand(again.series, *window).occurrences] == expected
+
+
+async def test_a_followed_feed_that_never_loaded_shows_its_error(tmp_path: Path, server: FakeFeedServer) -> None:
+    feeds = (FeedConfig(name="later", source=server.url("/status/503"), refresh_minutes=15),)
+    async with Harness.open(tmp_path, feeds=feeds) as h:
+        await h.advance(timedelta(minutes=1))
+        info = await h.app.store.calendars.get_calendar("later")
+        assert info is not None and "answered 503" in info.last_error and info.occurrences == 0
+        listing = await h.say("org", "/calendars")
+        assert "last error: The server at 127.0.0.1 answered 503" in listing[0]

@@ -105,10 +105,11 @@ async def test_huge_body_is_cut_off(server: FakeFeedServer, fetcher: FeedFetcher
     assert "too large" in one_line(caught)
 
 
-async def test_timeout(server: FakeFeedServer) -> None:
+@pytest.mark.parametrize("path", ["/stalled.ics", "/drip.ics"])
+async def test_timeout(server: FakeFeedServer, path: str) -> None:
     async with FeedFetcher(timeout=0.2) as impatient:
         with pytest.raises(FeedError) as caught:
-            await impatient.fetch(server.url("/stalled.ics"))
+            await impatient.fetch(server.url(path))
     assert "did not answer within 0.2 seconds" in one_line(caught)
 
 
