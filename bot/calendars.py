@@ -306,21 +306,24 @@ class CalendarService:
     async def advance_horizon(self) -> int:
         """Materialise the occurrences that came into the horizon as time passed; return
         how many were added. Nothing is reported: the feed did not change."""
-        start, end = self.window()
         added = 0
         repo = self.store.calendars
-        for info in await repo.list_calendars():
-            series = await repo.list_series(info.name)
-            if not series:
-                continue
-            expansion = await asyncio.to_thread(expand, series, start, end)
-            stored = {o.id for o in await repo.occurrences_between(start, end, calendar=info.name,
-                                                                    include_cancelled=True)}
-            new = [o for o in expansion.occurrences if o.id not in stored]
-            if new:
-                await repo.apply_sync(info.name, upsert_series=[], delete_series=[], upsert_occurrences=new,
-                                      delete_occurrences=[], info=info)
-                added += len(new)
+        for listed in await repo.list_calendars():
+            # Under the calendar's lock, so a refresh running now is not overwritten.
+            async with self._locks.setdefault(listed.name, asyncio.Lock()):
+                info = await repo.get_calendar(listed.name)
+                series = await repo.list_series(listed.name)
+                if info is None or not series:
+                    continue
+                start, end = self.window()
+                expansion = await asyncio.to_thread(expand, series, start, end)
+                stored = {o.id for o in await repo.occurrences_between(start, end, calendar=info.name,
+                                                                        include_cancelled=True)}
+                new = [o for o in expansion.occurrences if o.id not in stored]
+                if new:
+                    await repo.apply_sync(info.name, upsert_series=[], delete_series=[], upsert_occurrences=new,
+                                          delete_occurrences=[], info=info)
+                    added += len(new)
         return added
 
     # ----------------------------------------------------------------------------- reading
