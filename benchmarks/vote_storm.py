@@ -23,15 +23,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import sqlalchemy as sa  # noqa: E402
+import sqlalchemy as sa
 
-from adapters.fake import FakeAdapter  # noqa: E402
-from bot.app import open_app  # noqa: E402
-from bot.clock import SystemClock  # noqa: E402
-from bot.config import Config  # noqa: E402
-from bot.models import ChatKind, ChatRef, Incoming, Occurrence, UserRef  # noqa: E402
-from bot.ports import CalendarInfo, SeriesRecord  # noqa: E402
-from bot.store.schema import poll_votes  # noqa: E402
+from adapters.fake import FakeAdapter
+from bot.app import open_app
+from bot.clock import SystemClock
+from bot.config import Config
+from bot.models import ChatKind, ChatRef, Incoming, Occurrence, UserRef
+from bot.ports import CalendarInfo, SeriesRecord
+from bot.store.schema import poll_votes
 
 
 def percentile(values: list[float], q: float) -> float:
