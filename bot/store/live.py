@@ -24,7 +24,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.models import (
     Checkin,
@@ -35,6 +35,7 @@ from bot.models import (
     Question,
     QuestionStatus,
 )
+from bot.store.ballots import Ballot, BallotBox
 from bot.store.schema import (
     checkins,
     live_bindings,
@@ -83,6 +84,12 @@ class SqlLiveRepository:
         self._engine = engine
         # Salts of open polls, so a vote costs one write transaction and no extra read.
         self._poll_salts: dict[int, str] = {}
+        # Open polls by chat and by id: every vote looks its poll up, and polls change only
+        # through this repository (the one process that owns the database).
+        self._open_in_chat: dict[str, Poll | None] = {}
+        self._open_by_id: dict[int, Poll] = {}
+        self._poll_generation = 0  # bumped on every change, so a read that raced one is not cached
+        self._ballots = BallotBox(engine)
         self._session_salts: dict[str, str] = {}
 
     # -- bindings --------------------------------------------------------------------
@@ -182,6 +189,7 @@ class SqlLiveRepository:
             poll_id = int(result.inserted_primary_key[0])  # type: ignore[index]
         if salt is not None:
             self._poll_salts[poll_id] = salt
+        self._forget_polls()
         found = await self.get_poll(poll_id)
         assert found is not None
         return found
@@ -190,18 +198,37 @@ class SqlLiveRepository:
         async with self._engine.begin() as conn:
             await conn.execute(polls.update().where(polls.c.id == poll_id)
                                .values(message_id=message_id, poll_ref=poll_ref))
+        self._forget_polls()
+
+    def _forget_polls(self) -> None:
+        self._poll_generation += 1
+        self._open_in_chat.clear()
+        self._open_by_id.clear()
 
     async def get_poll(self, poll_id: int) -> Poll | None:
-        return await self._one_poll(sa.select(*_POLL_COLUMNS).where(polls.c.id == poll_id))
+        cached = self._open_by_id.get(poll_id)
+        if cached is not None:
+            return cached
+        generation = self._poll_generation
+        poll = await self._one_poll(sa.select(*_POLL_COLUMNS).where(polls.c.id == poll_id))
+        if poll is not None and poll.is_open and generation == self._poll_generation:
+            self._open_by_id[poll_id] = poll
+        return poll
 
     async def poll_by_ref(self, poll_ref: str) -> Poll | None:
         return await self._one_poll(sa.select(*_POLL_COLUMNS).where(polls.c.poll_ref == poll_ref))
 
     async def latest_poll(self, chat_id: str, *, open_only: bool = False) -> Poll | None:
+        if open_only and chat_id in self._open_in_chat:
+            return self._open_in_chat[chat_id]
         query = sa.select(*_POLL_COLUMNS).where(polls.c.chat_id == chat_id)
         if open_only:
             query = query.where(polls.c.closed_at.is_(None))
-        return await self._one_poll(query.order_by(polls.c.id.desc()).limit(1))
+        generation = self._poll_generation
+        poll = await self._one_poll(query.order_by(polls.c.id.desc()).limit(1))
+        if open_only and generation == self._poll_generation:
+            self._open_in_chat[chat_id] = poll
+        return poll
 
     async def latest_open_poll_on(self, platform: str) -> Poll | None:
         query = (sa.select(*_POLL_COLUMNS).where(polls.c.chat_id.like(f"{platform}:%"), polls.c.closed_at.is_(None))
@@ -230,6 +257,7 @@ class SqlLiveRepository:
             result = await conn.execute(polls.update().where(polls.c.id == poll_id, polls.c.closed_at.is_(None))
                                         .values(closed_at=_ts(now), salt=None))
         self._poll_salts.pop(poll_id, None)
+        self._forget_polls()
         return bool(result.rowcount)
 
     async def _voter(self, poll: Poll, user_id: str) -> str | None:
@@ -245,55 +273,17 @@ class SqlLiveRepository:
             self._poll_salts[poll.id] = salt
         return keyed(salt, f"poll{poll.id}", user_id)
 
-    @staticmethod
-    def _open(poll_id: int) -> sa.Exists:
-        return sa.exists().where(polls.c.id == poll_id, polls.c.closed_at.is_(None))
-
-    async def _insert_choice(self, conn: AsyncConnection, poll_id: int, voter: str, option: int) -> int:
-        result = await conn.execute(poll_votes.insert().from_select(
-            ["poll_id", "voter", "option"],
-            sa.select(sa.literal(poll_id), sa.literal(voter), sa.literal(option)).where(self._open(poll_id))))
-        return int(result.rowcount or 0)
-
     async def set_votes(self, poll: Poll, user_id: str, options: Sequence[int]) -> bool:
-        """Replace a person's choice with ``options`` (0-based); an empty choice retracts.
-        Returns False if the poll is closed."""
         voter = await self._voter(poll, user_id)
         if voter is None:
             return False
-        c = poll_votes.c
-        async with self._engine.begin() as conn:
-            await conn.execute(poll_votes.delete().where(c.poll_id == poll.id, c.voter == voter,
-                                                         self._open(poll.id)))
-            inserted = 0
-            for option in sorted(set(options)):
-                inserted += await self._insert_choice(conn, poll.id, voter, option)
-            if options and not inserted:
-                return False
-        if not options:
-            return await self._is_open(poll.id)
-        return True
+        return bool(await self._ballots.cast(Ballot(poll.id, voter, choices=frozenset(options))))
 
     async def toggle_vote(self, poll: Poll, user_id: str, option: int) -> bool | None:
-        """Add or remove one option of a multi-choice vote. Returns whether it is now chosen,
-        or None if the poll is closed."""
         voter = await self._voter(poll, user_id)
         if voter is None:
             return None
-        c = poll_votes.c
-        async with self._engine.begin() as conn:
-            removed = await conn.execute(poll_votes.delete().where(
-                c.poll_id == poll.id, c.voter == voter, c.option == option, self._open(poll.id)))
-            if removed.rowcount:
-                return False
-            if await self._insert_choice(conn, poll.id, voter, option):
-                return True
-        return None
-
-    async def _is_open(self, poll_id: int) -> bool:
-        async with self._engine.connect() as conn:
-            return bool(await conn.scalar(sa.select(sa.func.count()).select_from(polls)
-                                          .where(polls.c.id == poll_id, polls.c.closed_at.is_(None))))
+        return await self._ballots.cast(Ballot(poll.id, voter, toggle=option))
 
     async def choices_of(self, poll: Poll, user_id: str) -> list[int]:
         """A person's current 0-based choices (empty once an anonymous poll has closed)."""

@@ -16,6 +16,7 @@ from bot.models import (
     SubscriptionScope,
     UserSettings,
 )
+from bot.store.batching import BatchLoader
 from bot.store.schema import facilitators, subscriptions, users
 
 
@@ -40,11 +41,14 @@ def _settings_from_row(r: Any) -> UserSettings:
 class SqlPeopleRepository:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        # Every message looks its sender up: concurrent look-ups share one query.
+        self._settings = BatchLoader(self.get_many_settings)
+        # Grants are few and change only through this repository: keep them in memory.
+        self._grants: list[FacilitatorGrant] | None = None
+        self._grants_changes = 0  # a load that raced a change is not kept
 
     async def get_settings(self, user_id: str) -> UserSettings:
-        async with self._engine.connect() as conn:
-            row = (await conn.execute(sa.select(users).where(users.c.user_id == user_id))).first()
-        return _settings_from_row(row) if row else UserSettings(user_id=user_id)
+        return await self._settings.load(user_id)
 
     async def get_many_settings(self, user_ids: list[str]) -> dict[str, UserSettings]:
         """Settings of many people at once (defaults for those with nothing stored)."""
@@ -135,18 +139,24 @@ class SqlPeopleRepository:
                 return False
             await conn.execute(facilitators.insert().values(
                 user_id=grant.user_id, event=grant.event, granted_by=grant.granted_by))
-            return True
+        self._grants, self._grants_changes = None, self._grants_changes + 1
+        return True
 
     async def revoke_facilitator(self, user_id: str, event: str = "") -> bool:
         async with self._engine.begin() as conn:
             result = await conn.execute(facilitators.delete().where(
                 facilitators.c.user_id == user_id, facilitators.c.event == event))
-            return bool(result.rowcount)
+        self._grants, self._grants_changes = None, self._grants_changes + 1
+        return bool(result.rowcount)
 
     async def facilitator_grants(self, user_id: str | None = None) -> list[FacilitatorGrant]:
-        query = sa.select(facilitators).order_by(facilitators.c.user_id, facilitators.c.event)
-        if user_id is not None:
-            query = query.where(facilitators.c.user_id == user_id)
-        async with self._engine.connect() as conn:
-            return [FacilitatorGrant(user_id=r.user_id, event=r.event, granted_by=r.granted_by)
-                    for r in await conn.execute(query)]
+        grants = self._grants
+        if grants is None:
+            changes = self._grants_changes
+            query = sa.select(facilitators).order_by(facilitators.c.user_id, facilitators.c.event)
+            async with self._engine.connect() as conn:
+                grants = [FacilitatorGrant(user_id=r.user_id, event=r.event, granted_by=r.granted_by)
+                          for r in await conn.execute(query)]
+            if changes == self._grants_changes:
+                self._grants = grants
+        return [g for g in grants if user_id is None or g.user_id == user_id]
