@@ -14,6 +14,7 @@ are keyed the same way with a per-session salt (kept, because Q&A has no close).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -88,6 +89,7 @@ class SqlLiveRepository:
         # through this repository (the one process that owns the database).
         self._open_in_chat: dict[str, Poll | None] = {}
         self._open_by_id: dict[int, Poll] = {}
+        self._loading_open: dict[str, asyncio.Future[Poll | None]] = {}
         self._poll_generation = 0  # bumped on every change, so a read that raced one is not cached
         self._ballots = BallotBox(engine)
         self._session_salts: dict[str, str] = {}
@@ -203,6 +205,7 @@ class SqlLiveRepository:
     def _forget_polls(self) -> None:
         self._poll_generation += 1
         self._open_in_chat.clear()
+        self._loading_open.clear()  # a look-up already under way may predate the change
         self._open_by_id.clear()
 
     async def get_poll(self, poll_id: int) -> Poll | None:
@@ -219,14 +222,26 @@ class SqlLiveRepository:
         return await self._one_poll(sa.select(*_POLL_COLUMNS).where(polls.c.poll_ref == poll_ref))
 
     async def latest_poll(self, chat_id: str, *, open_only: bool = False) -> Poll | None:
-        if open_only and chat_id in self._open_in_chat:
-            return self._open_in_chat[chat_id]
         query = sa.select(*_POLL_COLUMNS).where(polls.c.chat_id == chat_id)
-        if open_only:
-            query = query.where(polls.c.closed_at.is_(None))
+        if not open_only:
+            return await self._one_poll(query.order_by(polls.c.id.desc()).limit(1))
+        if chat_id in self._open_in_chat:
+            return self._open_in_chat[chat_id]
+        # One look-up per chat at a time: the votes arriving together share it.
+        loading = self._loading_open.get(chat_id)
+        if loading is None:
+            loading = asyncio.ensure_future(self._load_open_poll(chat_id, query))
+            self._loading_open[chat_id] = loading
+        return await asyncio.shield(loading)
+
+    async def _load_open_poll(self, chat_id: str, query: sa.Select[Any]) -> Poll | None:
         generation = self._poll_generation
-        poll = await self._one_poll(query.order_by(polls.c.id.desc()).limit(1))
-        if open_only and generation == self._poll_generation:
+        try:
+            poll = await self._one_poll(query.where(polls.c.closed_at.is_(None)).order_by(polls.c.id.desc()).limit(1))
+        finally:
+            if generation == self._poll_generation:
+                self._loading_open.pop(chat_id, None)
+        if generation == self._poll_generation:
             self._open_in_chat[chat_id] = poll
         return poll
 
