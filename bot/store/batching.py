@@ -50,3 +50,48 @@ class BatchLoader(Generic[K, V]):
                         future.set_result(found[key])
                     else:
                         future.set_exception(KeyError(key))
+
+
+T = TypeVar("T")
+
+
+class WriteBatcher(Generic[T]):
+    """Group commit: ``submit(item)`` returns once the batch holding ``item`` is committed.
+
+    One flusher task at a time hands everything queued to ``write_many`` (one transaction);
+    items submitted meanwhile form the next batch. If a batch fails, its items are retried
+    one by one so that one bad item fails alone.
+    """
+
+    def __init__(self, write_many: Callable[[list[T]], Awaitable[None]]) -> None:
+        self._write_many = write_many
+        self._queue: list[tuple[T, asyncio.Future[None]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def submit(self, item: T) -> None:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        self._queue.append((item, future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = loop.create_task(self._flush())
+        await future
+
+    async def _flush(self) -> None:
+        while self._queue:
+            batch, self._queue = self._queue, []
+            try:
+                await self._write_many([item for item, _ in batch])
+            except Exception:
+                for item, future in batch:
+                    try:
+                        await self._write_many([item])
+                    except Exception as exc:
+                        if not future.done():
+                            future.set_exception(exc)
+                    else:
+                        if not future.done():
+                            future.set_result(None)
+            else:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_result(None)
