@@ -80,6 +80,7 @@ async def storm(voters: int, window: float, anonymous: bool, known: bool = True)
             loop = asyncio.get_running_loop()
             timings: list[float] = []
             start = loop.time()
+            cpu = time.process_time()
 
             async def one(i: int) -> None:
                 await asyncio.sleep(max(0.0, start + window * i / voters - loop.time()))
@@ -90,6 +91,7 @@ async def storm(voters: int, window: float, anonymous: bool, known: bool = True)
 
             await asyncio.gather(*(one(i) for i in range(voters)))
             elapsed = loop.time() - start
+            cpu = time.process_time() - cpu
             tally = await app.store.live.tally(poll)
             async with app.store.engine.connect() as conn:
                 rows = await conn.scalar(sa.select(sa.func.count()).select_from(poll_votes)
@@ -100,7 +102,7 @@ async def storm(voters: int, window: float, anonymous: bool, known: bool = True)
         "voters": voters, "window_s": window, "anonymous": str(anonymous).lower(),
         "voters_known": str(known).lower(),
         "counted": counted, "lost": voters - counted, "duplicates": int(rows or 0) - counted,
-        "errors": errors, "elapsed_s": round(elapsed, 3),
+        "errors": errors, "elapsed_s": round(elapsed, 3), "cpu_ms_per_vote": round(1000 * cpu / voters, 3),
         "p50_ms": round(1000 * statistics.median(timings), 2),
         "p90_ms": round(1000 * percentile(timings, 0.90), 2),
         "p99_ms": round(1000 * percentile(timings, 0.99), 2),

@@ -36,7 +36,7 @@ from bot.models import (
     Question,
     QuestionStatus,
 )
-from bot.store.ballots import Ballot, BallotBox
+from bot.store.ballots import Ballot, BallotBox, Closing
 from bot.store.schema import (
     checkins,
     live_bindings,
@@ -268,12 +268,11 @@ class SqlLiveRepository:
             return [_poll(r) for r in await conn.execute(query)]
 
     async def close_poll(self, poll_id: int, now: datetime) -> bool:
-        async with self._engine.begin() as conn:
-            result = await conn.execute(polls.update().where(polls.c.id == poll_id, polls.c.closed_at.is_(None))
-                                        .values(closed_at=_ts(now), salt=None))
+        # Through the ballot box, which orders it with the votes still queued.
+        closed = bool(await self._ballots.cast(Closing(poll_id, _ts(now))))
         self._poll_salts.pop(poll_id, None)
         self._forget_polls()
-        return bool(result.rowcount)
+        return closed
 
     async def _voter(self, poll: Poll, user_id: str) -> str | None:
         """The key a person's votes are stored under; None if the poll is closed."""
