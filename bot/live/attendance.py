@@ -9,6 +9,7 @@ from bot.commands.targets import resolve_occurrence
 from bot.context import Context
 from bot.errors import UsageError, UserError
 from bot.i18n import N_
+from bot.live.certificate import certificate_html
 from bot.live.session import (
     CHECKIN_OPENS_BEFORE,
     bound_occurrence,
@@ -18,7 +19,8 @@ from bot.live.session import (
     live_occurrence,
     reply_privately,
 )
-from bot.models import Checkin, Occurrence
+from bot.models import Attachment, Checkin, Occurrence
+from bot.ports import Capability
 from bot.timeutil import format_when, local
 
 MAX_CODE = 32
@@ -105,6 +107,28 @@ async def mycpd(ctx: Context, cmd: ParsedCommand) -> None:
     await reply_privately(ctx, "\n".join(lines))
 
 
+async def certificate(ctx: Context, cmd: ParsedCommand) -> None:
+    """Send a person their certificate for one session they checked in to, privately."""
+    _ = ctx._
+    query = cmd.args.get("event")
+    occurrence = await resolve_occurrence(ctx, query) if query else await bound_occurrence(ctx)
+    if occurrence is None:
+        raise UsageError(N_("Usage: {usage}"), usage="/certificate EVENT")
+    mine = [c for c in await ctx.services.store.live.checkins_of(ctx.user.id) if c.occurrence_id == occurrence.id]
+    if not mine:
+        raise UserError(N_("You did not check in to “{title}”, so there is no certificate for it."),
+                        title=occurrence.title)
+    messenger = ctx.services.messenger
+    if not (messenger.can(ctx.user.id, Capability.FILES) and messenger.can(ctx.user.id, Capability.DIRECT_MESSAGES)):
+        raise UserError(N_("I cannot send files here; an organiser can make your certificate with "
+                           "eventbot certificate --event {id}."), id=occurrence.id)
+    page = certificate_html(occurrence, mine[0], _, name=ctx.settings.display_name or mine[0].name)
+    await ctx.reply_private(
+        _("Your certificate of attendance for “{title}” ({hours} CPD hours).", title=occurrence.title,
+          hours=format_hours(cpd_hours(occurrence))),
+        attachment=Attachment(f"certificate-{occurrence.id}.html", page.encode("utf-8"), "text/html"))
+
+
 def register(router: Router) -> None:
     router.add(CommandSpec(
         "checkin", N_("Record that you attended the session on now (with the code, if one was given)."),
@@ -114,3 +138,6 @@ def register(router: Router) -> None:
         "attendance", N_("Facilitators: who checked in to a session."), attendance,
         params=(Param("event", N_("A session id or title words"), kind="event", required=False, rest=True),)))
     router.add(CommandSpec("mycpd", N_("Your attended sessions and CPD hours."), mycpd))
+    router.add(CommandSpec(
+        "certificate", N_("Get your certificate of attendance for a session you checked in to."), certificate,
+        params=(Param("event", N_("A session id or title words"), kind="event", required=False, rest=True),)))

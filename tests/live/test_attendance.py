@@ -106,3 +106,22 @@ def test_export_attendance_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert ",1.5,Dr Megan Rhys,fake:alice,alice," in lines[1]
     assert len(lines) == 3
     assert main(["--db", str(db), "export-attendance", "--calendar", "nope"]) == 1
+
+
+async def test_certificate_in_chat(tmp_path: Path) -> None:
+    from tests.live.conftest import NativePollAdapter
+
+    async with Harness.open(tmp_path, adapter=NativePollAdapter()) as h:
+        await go_live(h)
+        assert (await h.say("alice", "/certificate"))[0] == (
+            "You did not check in to “Safeguarding adults”, so there is no certificate for it.")
+        await h.say("alice", "/checkin")
+        await h.say("alice", "/certificate ev1")
+        sent = h.adapter.to("alice")[-1]
+        assert sent.attachment is not None and sent.attachment.mime_type == "text/html"
+        assert "Safeguarding adults" in sent.attachment.content.decode() and "1.5" in sent.text
+
+
+async def test_certificate_needs_files(live: Harness) -> None:
+    await live.say("alice", "/checkin")
+    assert (await live.say("alice", "/certificate"))[0].startswith("I cannot send files here")
