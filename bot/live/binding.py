@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 NEXT_JOB = "live:autobind-next"
 SCAN_JOB = "live:autobind-scan"
 SCAN_EVERY = timedelta(minutes=5)
+FIRST_SCAN_AFTER = timedelta(seconds=10)
 LOOKAHEAD = timedelta(days=14)
 
 
@@ -140,8 +141,9 @@ async def setup(services: Services, stack: AsyncExitStack) -> None:
     async def scan() -> None:
         await autobind(services)
 
-    services.alarms.every(SCAN_JOB, SCAN_EVERY, scan)
-    await autobind(services)
+    # The first scan waits a moment: features are set up before the adapters start, and a
+    # "now live" line can only be posted once they have.
+    services.alarms.every(SCAN_JOB, SCAN_EVERY, scan, first=services.clock.now() + FIRST_SCAN_AFTER)
 
 
 def register(router: Router) -> None:

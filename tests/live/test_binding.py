@@ -42,6 +42,7 @@ async def test_next_start_alarm_is_rebuilt_after_a_restart(tmp_path: Path) -> No
     async with Harness.open(tmp_path, feeds=FEEDS) as h:
         await h.add_occurrences(UPCOMING)
         await h.restart()
+        await h.advance(timedelta(seconds=10))  # the first scan, once the adapters are up
         assert h.alarms.scheduled("live:autobind-next") == UPCOMING.start
         await h.advance(timedelta(minutes=30))
         assert any(t.startswith("🔴 Now live") for t in h.adapter.texts())
@@ -67,3 +68,14 @@ async def test_live_needs_a_known_session(harness: Harness) -> None:
     await harness.add_occurrences(SESSION)
     assert (await harness.say("org", "/live nothing-like-this"))[0].startswith("No session matches")
     await go_live(harness)
+
+
+async def test_a_session_that_started_while_the_bot_was_down_is_bound_on_start_up(tmp_path: Path) -> None:
+    async with Harness.open(tmp_path, feeds=FEEDS) as h:
+        started = make_occurrence("Already on", START - timedelta(minutes=20), 60, id="ev4")
+        await h.add_occurrences(started)
+        await h.restart()
+        await h.advance(timedelta(seconds=10))
+        binding = await h.app.store.live.binding_for("fake:room")
+        assert binding is not None and binding.occurrence_id == "ev4" and binding.bound_by == ""
+        assert h.adapter.in_chat()[-1].text.startswith("🔴 Now live: Already on")
