@@ -329,6 +329,10 @@ class LiveRepository(Protocol):
         """Current bindings of every chat of a platform."""
         ...
 
+    async def chats_bound_to(self, occurrence_id: str) -> list[str]:
+        """Chats currently bound to a session."""
+        ...
+
     async def was_bound(self, chat_id: str, occurrence_id: str) -> bool:
         """Whether the chat was ever bound to the session (auto-binding binds once)."""
         ...

@@ -74,10 +74,11 @@ async def end(ctx: Context) -> None:
     for poll in await store.polls_of(occurrence.id, open_only=True):
         if poll.chat_id == ctx.chat.id:
             await polls.finish_poll(services, poll.id, _)
-    session = await store.get_session(occurrence.id)
-    if session.qa_open:
-        await store.update_session(replace(session, qa_open=False))
     await store.end_binding(ctx.chat.id, ctx.now)
+    session = await store.get_session(occurrence.id)
+    if session.qa_open and not await store.chats_bound_to(occurrence.id):
+        # Q&A closes with the last chat live for the session (it may run on two platforms).
+        await store.update_session(replace(session, qa_open=False))
     all_polls = [p for p in await store.polls_of(occurrence.id) if p.chat_id == ctx.chat.id]
     questions = await store.questions_of(occurrence.id)
     answered = sum(1 for q in questions if q.status is QuestionStatus.ANSWERED)

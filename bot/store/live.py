@@ -131,6 +131,12 @@ class SqlLiveRepository:
             return [LiveBinding(r.chat_id, r.occurrence_id, r.bound_by, _dt(r.bound_at))  # type: ignore[arg-type]
                     for r in rows]
 
+    async def chats_bound_to(self, occurrence_id: str) -> list[str]:
+        c = live_bindings.c
+        async with self._engine.connect() as conn:
+            return [r[0] for r in await conn.execute(sa.select(c.chat_id).where(
+                c.occurrence_id == occurrence_id, c.ended_at.is_(None)).order_by(c.chat_id))]
+
     async def was_bound(self, chat_id: str, occurrence_id: str) -> bool:
         c = live_bindings.c
         async with self._engine.connect() as conn:

@@ -79,3 +79,12 @@ async def test_a_session_that_started_while_the_bot_was_down_is_bound_on_start_u
         binding = await h.app.store.live.binding_for("fake:room")
         assert binding is not None and binding.occurrence_id == "ev4" and binding.bound_by == ""
         assert h.adapter.in_chat()[-1].text.startswith("🔴 Now live: Already on")
+
+
+async def test_ending_one_of_two_live_chats_keeps_questions_open_in_the_other(live: Harness) -> None:
+    other = live.adapter.room.__class__("fake:other-room", live.adapter.room.kind, "other")
+    await live.say("fac", "/live ev1", chat=other)
+    await live.say("fac", "/live end")
+    assert (await live.say("alice", "/ask Still open?", chat=other))[0].startswith("❓ Question 1")
+    await live.say("fac", "/live end", chat=other)
+    assert (await live.app.store.live.get_session("ev1")).qa_open is False
