@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -63,4 +62,3 @@ def last(h: Harness) -> Outgoing:
     return h.adapter.sent[-1]
 
 
-__all__ = ["SESSION", "NativePollAdapter", "go_live", "last", "timedelta"]
