@@ -3,9 +3,16 @@ core (``Bot.handle`` with a fake adapter, the router, the SQLite store).
 
 Votes arrive at an even pace over ``--window`` seconds (each one is its own task, so
 they overlap whenever handling is slower than the pace). Prints how many were counted,
-lost and counted twice, and the p50/p99 time to handle one vote.
+lost and counted twice, the CPU spent per vote, and the p50/p90/p99 time to handle one.
 
-    /work/venv/bin/python benchmarks/vote_storm.py [--voters 2000] [--window 1.0] [--json]
+By default the voters are people the bot already knows (they followed the session and were
+reminded of it), and a short warm-up poll runs first, as it would in a bot that has been up
+for a while; ``--new-users`` makes every vote its sender's first message to the bot (the
+core then stores each name too). Figures depend heavily on how busy the machine is:
+handling time is mostly waiting for the database threads to get a CPU.
+
+    /work/venv/bin/python benchmarks/vote_storm.py [--voters 2000] [--window 1.0]
+        [--anonymous] [--new-users] [--json]
 """
 
 from __future__ import annotations
