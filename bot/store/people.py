@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -18,6 +19,8 @@ from bot.models import (
 )
 from bot.store.batching import BatchLoader, WriteBatcher
 from bot.store.schema import facilitators, subscriptions, users
+
+GRANTS_TTL = 5.0
 
 
 def _offsets_to_text(offsets: tuple[timedelta, ...] | None) -> str | None:
@@ -54,8 +57,11 @@ class SqlPeopleRepository:
         self._settings = BatchLoader(self.get_many_settings)
         # ...and the first message of a newcomer stores their name: those writes share a commit.
         self._settings_writes = WriteBatcher(self._save_many_settings)
-        # Grants are few and change only through this repository: keep them in memory.
+        # Grants are few and read on every message: keep them in memory. A change made here
+        # clears the copy at once; one made by another process on the same database is seen
+        # within GRANTS_TTL seconds, so a revoked facilitator never keeps rights for long.
         self._grants: list[FacilitatorGrant] | None = None
+        self._grants_loaded = 0.0
         self._grants_changes = 0  # a load that raced a change is not kept
 
     async def get_settings(self, user_id: str) -> UserSettings:
@@ -168,12 +174,12 @@ class SqlPeopleRepository:
 
     async def facilitator_grants(self, user_id: str | None = None) -> list[FacilitatorGrant]:
         grants = self._grants
-        if grants is None:
+        if grants is None or time.monotonic() - self._grants_loaded > GRANTS_TTL:
             changes = self._grants_changes
             query = sa.select(facilitators).order_by(facilitators.c.user_id, facilitators.c.event)
             async with self._engine.connect() as conn:
                 grants = [FacilitatorGrant(user_id=r.user_id, event=r.event, granted_by=r.granted_by)
                           for r in await conn.execute(query)]
             if changes == self._grants_changes:
-                self._grants = grants
+                self._grants, self._grants_loaded = grants, time.monotonic()
         return [g for g in grants if user_id is None or g.user_id == user_id]
