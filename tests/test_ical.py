@@ -386,3 +386,17 @@ def test_strange_components_cost_only_themselves(lines: tuple[str, ...]) -> None
     parsed = parse(feed(event("good", "SUMMARY:Fine", "DTSTART:20250301T100000Z"), event("odd", *lines)))
     assert [s.uid for s in parsed.series] == ["good"]
     assert [p.uid for p in parsed.problems] == ["odd"]
+
+
+def test_custom_zones_with_the_same_name_in_different_feeds_stay_apart() -> None:
+    def custom(offset: str) -> str:
+        return "\r\n".join([
+            "BEGIN:VTIMEZONE", "TZID:Customized Time Zone", "BEGIN:STANDARD", "DTSTART:16010101T000000",
+            f"TZOFFSETFROM:{offset}", f"TZOFFSETTO:{offset}", "END:STANDARD", "END:VTIMEZONE"])
+
+    starts = []
+    for offset in ("+0300", "-0500", "+0300"):
+        data = feed(custom(offset), event("v", "SUMMARY:Remote", 'DTSTART;TZID="Customized Time Zone":20250701T100000'))
+        [o] = expand(parse(data).series, *WINDOW).occurrences
+        starts.append(o.start.hour)
+    assert starts == [7, 15, 7]
