@@ -231,7 +231,7 @@ class _Component:
     kind: str
     lines: list[_Line]
     calendar_props: dict[str, str]
-    index: dict[str, list[str]] | None = None
+    index: dict[str, list[_Line]] | None = None
 
     @property
     def number(self) -> int:
@@ -250,10 +250,13 @@ class _Component:
                 yield line
 
     def values(self, prop: str) -> list[str]:
+        return [line.parts[2] for line in self.lines_named(prop)]
+
+    def lines_named(self, prop: str) -> list[_Line]:
         if self.index is None:
             self.index = {}
             for line in self.top_level():
-                self.index.setdefault(line.name, []).append(line.parts[2])
+                self.index.setdefault(line.name, []).append(line)
         return self.index.get(prop, [])
 
     def text(self) -> str:
@@ -264,8 +267,9 @@ _NAME_END = re.compile(r"[;:]")
 
 
 def _property_name(text: str) -> str:
-    match = _NAME_END.search(text)
-    return (text[: match.start()] if match else text).strip().upper()
+    colon, semi = text.find(":"), text.find(";")
+    end = colon if semi < 0 else semi if colon < 0 else min(colon, semi)
+    return (text if end < 0 else text[:end]).strip().upper()
 
 
 def _split_line(text: str) -> tuple[str, list[tuple[str, str]], str]:
@@ -524,6 +528,7 @@ def _vtimezone_usable(component: _Component) -> bool:
 # --------------------------------------------------------------------------- parsing
 
 _SINGLE_VALUED = ("DTEND", "DURATION", "RECURRENCE-ID")
+_REWRITTEN = {"UID", "RECURRENCE-ID", "RRULE", "RDATE"}
 _ESSENTIAL_PROPS = {"DTSTART", "DTEND", "DURATION", "RRULE", "RECURRENCE-ID", "EXDATE", "UID"}
 _EXPANDABLE = ("VEVENT",)
 _PROBE_WINDOW = timedelta(days=1)
@@ -663,7 +668,7 @@ def _build_series(
         series_all_day = len(first_start) == 8
     title = ((masters or components)[0].values("SUMMARY") or [""])[0]
     for component in components:
-        starts = [line for line in component.top_level() if line.name == "DTSTART"]
+        starts = component.lines_named("DTSTART")
         if not starts:
             raise _SeriesRejected(NO_START)
         if len(starts) > 1:
@@ -680,11 +685,14 @@ def _build_series(
         lines: list[str] = []
         depth = 0
         for line in component.lines:
-            name, params, value = line.parts
-            if name in ("BEGIN", "END"):
-                depth += 1 if name == "BEGIN" else -1
+            if line.name in ("BEGIN", "END"):
+                depth += 1 if line.name == "BEGIN" else -1
                 lines.append(line.text)
                 continue
+            if depth != 1 or (line.name not in _REWRITTEN and "TZID=" not in line.text.upper()):
+                lines.append(line.text)  # most lines pass through untouched, unsplit
+                continue
+            name, params, value = line.parts
             if depth == 1 and name == "UID" and not value.strip():
                 continue
             if depth == 1 and any(key == "TZID" for key, _ in params):
@@ -702,7 +710,7 @@ def _build_series(
             lines.append(line.text)
             if depth == 1 and name in ("RRULE", "RDATE", "RECURRENCE-ID"):
                 recurring = True
-        if not any(_property_name(text) == "UID" for text in lines):
+        if not component.values("UID") or not component.values("UID")[0].strip():
             lines.insert(1, f"UID:{uid}")
         event_blocks.append(lines)
 
@@ -1170,6 +1178,10 @@ def _cpd_hours(declared: str, start: datetime, end: datetime, all_day: bool) -> 
 # events are read here directly; a test holds both readers to the same results.
 
 _RECURRENCE_PROPS = {"RRULE", "RDATE", "EXDATE", "EXRULE", "RECURRENCE-ID"}
+_PLAIN_WANTED = _RECURRENCE_PROPS | {
+    "BEGIN", "END", "DTSTART", "DTEND", "DURATION", "STATUS", "SUMMARY", "DESCRIPTION", "LOCATION", "URL",
+    "X-FACILITATOR", "ORGANIZER", "X-CPD-HOURS", "GEO",
+}
 _DATE_VALUE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
 _DATE_TIME_VALUE = re.compile(r"^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(Z?)$")
 _DURATION_VALUE = re.compile(
@@ -1186,6 +1198,9 @@ def _plain_props(lines: Iterable[str]) -> _Props | None:
     events = 0
     for text in lines:
         if not text:
+            continue
+        name = _property_name(text)
+        if name not in _PLAIN_WANTED:
             continue
         name, params, value = _split_line(text)
         if name == "BEGIN":
