@@ -639,10 +639,11 @@ def parse_feed(
         problems.extend(notes)
         series.append(record)
 
-    if not series and any(p.kind == ProblemKind.SKIPPED and p.reason != NOT_AN_EVENT for p in problems):
-        first = next(p for p in problems if p.kind == ProblemKind.SKIPPED)
-        raise FeedError(N_("Nothing in this feed could be imported: every event is broken (the first is {uid})."),
-                        uid=first.uid or f"line {first.line}")
+    broken = [p for p in problems if p.kind == ProblemKind.SKIPPED and p.reason != NOT_AN_EVENT]
+    if not series and broken:
+        first = broken[0]
+        raise FeedError(N_("Nothing in this feed could be imported: every event is broken "
+                           "(the first, at line {line}, is {uid})."), uid=first.uid, line=first.line)
     calendar_zone = next((c.floating_zone for c in contexts.values()), default_timezone)
     return ParsedFeed(calendar=calendar, series=series, problems=problems, encoding=encoding,
                       name=name, timezone=calendar_zone, content_hash=feed_hash(data))
