@@ -743,7 +743,10 @@ def _build_series(
 
 
 def _series_hash(zone: str, body: str) -> str:
-    return hashlib.sha256(f"{zone}\n{body}".encode()).hexdigest()
+    # Google stamps every download with a fresh DTSTAMP; it says nothing about the
+    # sessions, so it must not make every series look changed on every refresh.
+    meaningful = "\n".join(line for line in body.split("\r\n") if not line.startswith("DTSTAMP"))
+    return hashlib.sha256(f"{zone}\n{meaningful}".encode()).hexdigest()
 
 
 def _assemble(context: _Context, vtimezones: Mapping[str, _Component], event_blocks: list[list[str]]) -> str:

@@ -446,3 +446,13 @@ async def test_a_followed_feed_that_never_loaded_shows_its_error(tmp_path: Path,
         assert info is not None and "answered 503" in info.last_error and info.occurrences == 0
         listing = await h.say("org", "/calendars")
         assert "last error: The server at 127.0.0.1 answered 503" in listing[0]
+
+
+async def test_a_restamped_download_changes_nothing(harness: Harness, server: FakeFeedServer) -> None:
+    service = service_of(harness)
+    await service.sync("sww", server.url())
+    before = await harness.app.store.calendars.list_series("sww")
+    server.feed = V1.replace(b"DTSTAMP:20250301T000000Z", b"DTSTAMP:20250317T080000Z")
+    report = await service.sync("sww")
+    assert not report.unchanged and not report.has_changes
+    assert await harness.app.store.calendars.list_series("sww") == before

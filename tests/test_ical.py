@@ -400,3 +400,12 @@ def test_custom_zones_with_the_same_name_in_different_feeds_stay_apart() -> None
         [o] = expand(parse(data).series, *WINDOW).occurrences
         starts.append(o.start.hour)
     assert starts == [7, 15, 7]
+
+
+def test_a_fresh_dtstamp_does_not_change_a_series() -> None:
+    first = parse(feed(event("s", "SUMMARY:Series", "DTSTART:20250301T100000Z", "RRULE:FREQ=DAILY;COUNT=3")))
+    restamped = feed(event("s", "SUMMARY:Series", "DTSTART:20250301T100000Z", "RRULE:FREQ=DAILY;COUNT=3")
+                     .replace("DTSTAMP:20250101T000000Z", "DTSTAMP:20250317T081500Z"))
+    again = parse_feed(restamped, calendar="cpd", known={s.uid: s for s in first.series})
+    assert again.content_hash != first.content_hash
+    assert again.series[0] is first.series[0]  # taken as it was: nothing to check or expand
