@@ -714,6 +714,9 @@ def _build_series(
         if not component.values("UID") or not component.values("UID")[0].strip():
             lines.insert(1, f"UID:{uid}")
         event_blocks.append(lines)
+    # The master first, then overrides by RECURRENCE-ID: a feed that lists them in
+    # another order next time has not changed.
+    event_blocks.sort(key=_block_order)
 
     zone = context.floating_zone
     body = _assemble(context, needed_vtimezones, event_blocks)
@@ -747,6 +750,11 @@ def _series_hash(zone: str, body: str) -> str:
     # sessions, so it must not make every series look changed on every refresh.
     meaningful = "\n".join(line for line in body.split("\r\n") if not line.startswith("DTSTAMP"))
     return hashlib.sha256(f"{zone}\n{meaningful}".encode()).hexdigest()
+
+
+def _block_order(block: list[str]) -> tuple[bool, str]:
+    rid = next((text for text in block if _property_name(text) == "RECURRENCE-ID"), "")
+    return bool(rid), rid.partition(":")[2]
 
 
 def _assemble(context: _Context, vtimezones: Mapping[str, _Component], event_blocks: list[list[str]]) -> str:

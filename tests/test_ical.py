@@ -409,3 +409,13 @@ def test_a_fresh_dtstamp_does_not_change_a_series() -> None:
     again = parse_feed(restamped, calendar="cpd", known={s.uid: s for s in first.series})
     assert again.content_hash != first.content_hash
     assert again.series[0] is first.series[0]  # taken as it was: nothing to check or expand
+
+
+def test_the_order_of_a_series_components_does_not_matter() -> None:
+    master = event("s", "SUMMARY:Series", "DTSTART:20250301T100000Z", "RRULE:FREQ=DAILY;COUNT=3")
+    moved = event("s", "RECURRENCE-ID:20250302T100000Z", "SUMMARY:Series", "DTSTART:20250302T150000Z")
+    cancelled = event("s", "RECURRENCE-ID:20250303T100000Z", "SUMMARY:Series", "DTSTART:20250303T100000Z",
+                      "STATUS:CANCELLED")
+    one = parse(feed(master, moved, cancelled)).series[0]
+    other = parse(feed(cancelled, master, moved)).series[0]
+    assert one.content_hash == other.content_hash
