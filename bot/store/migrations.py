@@ -53,6 +53,10 @@ MIGRATIONS: list[Migration] = [
     Migration(2, "reminders", create_tables(
         schema.reminders, schema.reminder_unreachable, schema.reminder_meta,
     )),
+    Migration(4, "live sessions", create_tables(
+        schema.live_bindings, schema.live_sessions, schema.polls, schema.poll_votes,
+        schema.questions, schema.question_upvotes, schema.checkins,
+    )),
 ]
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from bot.ports import Clock
 from bot.store import schema
 from bot.store.calendars import SqlCalendarRepository
+from bot.store.live import SqlLiveRepository
 from bot.store.migrations import pending
 from bot.store.people import SqlPeopleRepository
 from bot.store.reminders import SqlReminderRepository
@@ -39,6 +40,7 @@ class SqlStore:
         self.calendars = SqlCalendarRepository(engine)
         self.people = SqlPeopleRepository(engine)
         self.reminders = SqlReminderRepository(engine)
+        self.live = SqlLiveRepository(engine)
 
     @classmethod
     async def open(cls, target: Path | str, clock: Clock) -> SqlStore:
