@@ -115,6 +115,8 @@ class DiscordAdapter:
         # Votes arrive one change at a time; after a restart a multiple-choice vote is
         # rebuilt from the changes that follow.
         self._poll_answers: dict[tuple[int, int], set[int]] = {}
+        # Vote events are dispatched as concurrent tasks; the core must see them in order.
+        self._poll_lock = asyncio.Lock()
 
     def __repr__(self) -> str:
         return f"DiscordAdapter(guilds={self._guilds!r})"
@@ -191,7 +193,8 @@ class DiscordAdapter:
             locale=str(interaction.locale)))
 
     async def _on_component(self, interaction: discord.Interaction[Any]) -> None:
-        custom_id = (interaction.data or {}).get("custom_id")
+        data: dict[str, Any] = dict(interaction.data or {})
+        custom_id = data.get("custom_id")
         if not isinstance(custom_id, str) or not custom_id:
             return
         await interaction.response.defer()
@@ -228,10 +231,12 @@ class DiscordAdapter:
             del self._poll_answers[key]
         user = self.client.get_user(event.user_id)
         kind = ChatKind.PRIVATE if event.guild_id is None else ChatKind.GROUP
-        await self._on_message(Incoming(
+        incoming = Incoming(
             user=UserRef(f"discord:{event.user_id}", user.display_name if user else None),
             chat=ChatRef(f"discord:{event.channel_id}", kind),
-            action=f"npoll:{event.message_id}:{','.join(str(i) for i in sorted(answers))}"))
+            action=f"npoll:{event.message_id}:{','.join(str(i) for i in sorted(answers))}")
+        async with self._poll_lock:  # FIFO: taken in the order the events arrived
+            await self._on_message(incoming)
 
     # -- delivery -------------------------------------------------------------------------------
 
@@ -240,6 +245,7 @@ class DiscordAdapter:
         kwargs = _render(message, native_poll=native)
         pending = _current.get()
         try:
+            sent: discord.Message
             if (pending is not None and message.chat is not None
                     and message.chat.id == f"discord:{pending.channel_id}"
                     and not pending.interaction.is_expired()):

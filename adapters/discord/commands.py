@@ -110,7 +110,7 @@ def build_command(spec: Any, menu: CommandMenu, run: CommandRunner) -> app_comma
                                 callback=decorated)
 
 
-def _completer(menu: CommandMenu, kind: str) -> Callable[..., Awaitable[list[app_commands.Choice[str]]]]:
+def _completer(menu: CommandMenu, kind: str) -> Any:
     async def complete(interaction: discord.Interaction[Any], current: str) -> list[app_commands.Choice[str]]:
         found = await menu.complete(kind, current, f"discord:{interaction.user.id}")
         return [app_commands.Choice(name=label[:100] or value[:100], value=value[:100])

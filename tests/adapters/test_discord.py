@@ -4,8 +4,12 @@
 from __future__ import annotations
 
 import contextlib
+import logging
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -17,8 +21,12 @@ from bot.alarms import ManualAlarms
 from bot.app import FEATURES, App, open_app
 from bot.clock import FakeClock
 from bot.config import Config, SecretStr
+from bot.errors import AdapterUnavailable, RateLimited, RecipientUnreachable
+from bot.models import Attachment, Button, ChatKind, ChatRef, Outgoing, PollSpec, UserRef
+from bot.ports import Capability
+from tests.conftest import REPO
 from tests.fakes.discord_api import ALICE, BOB, CAROL, CHANNEL_ID, GUILD_ID, FakeDiscord
-from tests.harness import START, store_occurrences, make_occurrence
+from tests.harness import START, make_occurrence, store_occurrences
 
 TOKEN = "MTAw.fake-discord-token.XYZ"
 
@@ -37,7 +45,10 @@ class DiscordBot:
 
     async def open(self) -> None:
         self._stack = contextlib.AsyncExitStack()
-        self.adapter = DiscordAdapter.from_config(self.config)
+        assert self.config.discord_token is not None
+        # guild_ready_timeout: the fake sends every GUILD_CREATE at once, so don't wait 2 s for more.
+        self.adapter = DiscordAdapter(self.config.discord_token.reveal(), guilds=self.config.discord_guilds,
+                                      guild_ready_timeout=0.05)
         self.app = await self._stack.enter_async_context(open_app(
             self.config, adapters=[self.adapter], clock=self.clock, alarms=ManualAlarms(self.clock),
             features=self.features))
@@ -79,3 +90,332 @@ async def test_subscribe_with_a_slash_command(tmp_path: Path) -> None:
         subs = await bot.app.store.people.subscriptions_of(f"discord:{BOB.id}")
         assert [s.scope.value for s in subs] == ["all"]
 
+
+
+# -- a test feature: records what the router hands it -------------------------------------------
+
+@dataclass
+class Seen:
+    commands: list[tuple[str, dict[str, str], dict[str, str | bool]]] = field(default_factory=list)
+    chats: list[ChatRef] = field(default_factory=list)
+    actions: list[tuple[str, str, list[str], str]] = field(default_factory=list)  # user, chat, parts, prefix
+
+
+def recording_feature() -> tuple[ModuleType, Seen]:
+    from bot.commands.router import CommandSpec, Flag, Param, ParsedCommand, Router
+    from bot.context import Context
+
+    seen = Seen()
+
+    async def echo(ctx: Context, cmd: ParsedCommand) -> None:
+        seen.commands.append((ctx.user.id, cmd.args, cmd.flags))
+        seen.chats.append(ctx.chat)
+        await ctx.reply(f"echo {cmd.args.get('first', '')}")
+
+    def recorder(prefix: str) -> Any:
+        async def handle(ctx: Context, parts: list[str]) -> None:
+            seen.actions.append((ctx.user.id, ctx.chat.id, parts, prefix))
+            await ctx.reply(f"{prefix} {':'.join(parts)} from {ctx.user.display}")
+        return handle
+
+    def register(router: Router) -> None:
+        router.add(CommandSpec(
+            "echo", "Repeat the arguments.", echo,
+            params=(Param("first", "The first word"), Param("rest", "Everything else", required=False, rest=True)),
+            flags=(Flag("close", "When to close", takes_value=True), Flag("anonymous", "Hide names"))))
+        for prefix in ("poll", "q", "npoll"):
+            router.action(prefix)(recorder(prefix))
+
+    module = ModuleType("recording_feature")
+    module.register = register  # type: ignore[attr-defined]
+    return module, seen
+
+
+# -- slash commands -----------------------------------------------------------------------------
+
+async def test_slash_options_are_requoted_so_the_router_parses_them_as_typed(tmp_path: Path) -> None:
+    feature, seen = recording_feature()
+    async with discord_bot(tmp_path, feature) as bot:
+        await bot.api.slash("echo", user=BOB, options={
+            "first": "two words", "rest": 'say "hi" it’s O\'Brien \\ “curly”', "close": "5 m",
+            "anonymous": True})
+        await bot.api.wait_for(lambda: seen.commands)
+        user, args, flags = seen.commands[0]
+        assert user == f"discord:{BOB.id}"
+        assert args == {"first": "two words", "rest": 'say "hi" it\'s O\'Brien \\ "curly"'}
+        assert flags == {"close": "5 m", "anonymous": True}
+
+
+async def test_slash_command_in_a_dm_is_a_private_chat(tmp_path: Path) -> None:
+    feature, seen = recording_feature()
+    async with discord_bot(tmp_path, feature) as bot:
+        await bot.api.slash("echo", user=CAROL, options={"first": "x"}, dm=True)
+        followups = await bot.api.wait_for(bot.api.followups)
+        assert embed_text(followups[0]) == "echo x"
+        assert seen.chats == [ChatRef(f"discord:{FakeDiscord.dm_channel_id(CAROL.id)}", ChatKind.PRIVATE)]
+        await bot.api.slash("echo", user=CAROL, options={"first": "y"})
+        await bot.api.wait_for(lambda: len(seen.chats) == 2)
+        assert seen.chats[1] == ChatRef(f"discord:{CHANNEL_ID}", ChatKind.GROUP, "general")
+
+
+def localisation_keys(payload: Any) -> list[str]:
+    """Every locale named in a ``*_localizations`` map anywhere in a registration payload."""
+    if isinstance(payload, list):
+        return [k for item in payload for k in localisation_keys(item)]
+    if isinstance(payload, dict):
+        keys = [k for name, value in payload.items() if name.endswith("_localizations") and value
+                for k in value]
+        return keys + [k for name, value in payload.items() if not name.endswith("_localizations")
+                       for k in localisation_keys(value)]
+    return []
+
+
+async def test_registration_payload_options_autocomplete_and_english_locales_only(tmp_path: Path) -> None:
+    feature, _seen = recording_feature()
+    async with discord_bot(tmp_path, feature) as bot:
+        [put] = bot.api.find("PUT", r"applications/\d+/commands")
+        commands = {c["name"]: c for c in put.json}
+        assert {"help", "subscribe", "timezone", "language", "echo"} <= set(commands)
+        timezone = commands["timezone"]
+        [zone] = timezone["options"]
+        assert zone["name"] == "zone" and zone["type"] == 3 and zone["required"] and zone["autocomplete"]
+        [language] = commands["language"]["options"]
+        assert [c["value"] for c in language["choices"]] == ["en", "cy"] and not language.get("autocomplete")
+        assert commands["subscribe"]["options"][0]["autocomplete"]
+        echo = {o["name"]: o for o in commands["echo"]["options"]}
+        assert echo["first"]["required"] and not echo["rest"].get("required")
+        assert echo["close"]["type"] == 3 and echo["anonymous"]["type"] == 5 and not echo["anonymous"].get("required")
+        for command in put.json:
+            assert 0 < len(command["description"]) <= 100
+            assert set(command["description_localizations"]) == {"en-GB", "en-US"}
+            assert set(command["name_localizations"]) == {"en-GB", "en-US"}
+            for option in command["options"]:
+                assert set(option["description_localizations"]) == {"en-GB", "en-US"}
+        assert not [key for key in localisation_keys(put.json) if key not in {"en-GB", "en-US"}]  # never cy
+        assert commands["timezone"]["description_localizations"]["en-GB"] == \
+            "Set the time zone your times are shown in."
+
+
+async def test_commands_are_synced_per_guild_in_development(tmp_path: Path) -> None:
+    async with discord_bot(tmp_path, discord_guilds=(GUILD_ID,)) as bot:
+        assert bot.api.find("PUT", rf"applications/\d+/guilds/{GUILD_ID}/commands")
+        assert not bot.api.find("PUT", r"applications/\d+/commands")
+
+
+async def test_autocomplete_is_answered_with_suggestions(tmp_path: Path) -> None:
+    async with discord_bot(tmp_path) as bot:
+        await bot.api.autocomplete("timezone", user=BOB, focused="zone", value="Europe/Lond")
+        [callback] = await bot.api.wait_for(bot.api.callbacks)
+        assert callback.json["type"] == 8
+        assert {"name": "Europe/London", "value": "Europe/London"} in callback.json["data"]["choices"]
+
+
+async def test_event_autocomplete_offers_upcoming_sessions(tmp_path: Path) -> None:
+    async with discord_bot(tmp_path) as bot:
+        occurrence = make_occurrence("Trauma-informed practice", START + timedelta(days=1))
+        await store_occurrences(bot.app, [occurrence])
+        await bot.api.autocomplete("subscribe", user=BOB, focused="event", value="trauma")
+        [callback] = await bot.api.wait_for(bot.api.callbacks)
+        [choice] = callback.json["data"]["choices"]
+        assert choice["value"] == occurrence.id and choice["name"].startswith("Trauma-informed practice")
+
+
+# -- delivery -----------------------------------------------------------------------------------
+
+async def test_reminder_goes_by_dm_with_viewer_local_timestamps(tmp_path: Path) -> None:
+    async with discord_bot(tmp_path) as bot:
+        starts = START + timedelta(hours=2)
+        delivered = await bot.app.services.messenger.send(Outgoing(
+            text="Reminder: *Supervision* starts in 2 hours", user=UserRef(f"discord:{BOB.id}", "Bob"),
+            kind="reminder", starts_at=starts))
+        [opened] = bot.api.find("POST", "users/@me/channels")
+        assert opened.json == {"recipient_id": BOB.id}
+        [sent] = bot.api.channel_messages(FakeDiscord.dm_channel_id(BOB.id))
+        text = embed_text(sent)
+        unix = int(starts.timestamp())
+        assert f"<t:{unix}:F>" in text and f"<t:{unix}:R>" in text
+        assert "\\*Supervision\\*" in text  # user text is markdown-escaped
+        assert sent.json["allowed_mentions"] == {"parse": []}
+        assert delivered.message_id is not None
+
+
+async def test_refused_dm_is_recipient_unreachable(tmp_path: Path) -> None:
+    async with discord_bot(tmp_path) as bot:
+        bot.api.refuse_dms.add(CAROL.id)
+        with pytest.raises(RecipientUnreachable) as caught:
+            await bot.adapter.send(Outgoing(text="Reminder", user=UserRef(f"discord:{CAROL.id}"),
+                                            kind="reminder", starts_at=START))
+        assert caught.value.recipient == f"discord:{CAROL.id}"
+        assert not bot.api.channel_messages()
+        # the shared channel still works, for whoever decides to fall back to it
+        await bot.adapter.send(Outgoing(text="Carol could not be reached by DM",
+                                        chat=ChatRef(f"discord:{CHANNEL_ID}")))
+        assert bot.api.channel_messages(CHANNEL_ID)
+
+
+async def test_a_429_becomes_rate_limited_and_nothing_is_sent_twice(tmp_path: Path) -> None:
+    async with discord_bot(tmp_path) as bot:
+        bot.api.fail_next("POST", rf"channels/{CHANNEL_ID}/messages", 429,
+                          {"message": "You are being rate limited.", "retry_after": 42.5, "global": False},
+                          {"Via": "1.1 google", "Retry-After": "43"})
+        room = ChatRef(f"discord:{CHANNEL_ID}")
+        with pytest.raises(RateLimited) as caught:
+            await bot.adapter.send(Outgoing(text="Poll closes soon", chat=room))
+        assert caught.value.retry_after == 42.5
+        assert len(bot.api.find("POST", rf"channels/{CHANNEL_ID}/messages", ok_only=False)) == 1
+        assert not bot.api.channel_messages(CHANNEL_ID)
+        await bot.adapter.send(Outgoing(text="Poll closes soon", chat=room))
+        assert len(bot.api.channel_messages(CHANNEL_ID)) == 1
+
+
+def test_the_adapter_declares_its_limits_and_capabilities() -> None:
+    assert DiscordAdapter.limits.global_per_second == 50
+    assert DiscordAdapter.limits.per_chat_per_second is not None
+    assert {Capability.BUTTONS, Capability.NATIVE_POLLS, Capability.DIRECT_MESSAGES,
+            Capability.FILES, Capability.IMAGES} <= DiscordAdapter.capabilities
+
+
+async def test_attachments_go_as_files(tmp_path: Path) -> None:
+    async with discord_bot(tmp_path) as bot:
+        await bot.adapter.send(Outgoing(
+            text="Your certificate", user=UserRef(f"discord:{BOB.id}"),
+            attachment=Attachment("certificate.txt", b"CPD: 1.5 hours", "text/plain")))
+        [sent] = bot.api.channel_messages(FakeDiscord.dm_channel_id(BOB.id))
+        assert sent.files == {"certificate.txt": b"CPD: 1.5 hours"}
+        assert sent.json["attachments"][0]["filename"] == "certificate.txt"
+
+
+# -- buttons ------------------------------------------------------------------------------------
+
+def custom_ids(recorded: Any) -> list[str]:
+    return [c["custom_id"] for row in recorded.json["components"] for c in row["components"]]
+
+
+async def test_a_poll_voted_with_buttons_by_three_users(tmp_path: Path) -> None:
+    feature, seen = recording_feature()
+    async with discord_bot(tmp_path, feature) as bot:
+        room = ChatRef(f"discord:{CHANNEL_ID}")
+        buttons = tuple((Button(f"{n}. {label}", f"poll:7:vote:{n}"),)
+                        for n, label in enumerate(["Yes", "No", "Not sure"], start=1))
+        await bot.adapter.send(Outgoing(text="Was this useful?", chat=room, buttons=buttons, kind="poll"))
+        [sent] = bot.api.channel_messages(CHANNEL_ID)
+        assert custom_ids(sent) == ["poll:7:vote:1", "poll:7:vote:2", "poll:7:vote:3"]
+        for person, choice in ((ALICE, 1), (BOB, 2), (CAROL, 1)):
+            await bot.api.press(f"poll:7:vote:{choice}", user=person)
+        await bot.api.wait_for(lambda: len(seen.actions) == 3)
+        assert sorted(seen.actions) == sorted([
+            (f"discord:{ALICE.id}", f"discord:{CHANNEL_ID}", ["7", "vote", "1"], "poll"),
+            (f"discord:{BOB.id}", f"discord:{CHANNEL_ID}", ["7", "vote", "2"], "poll"),
+            (f"discord:{CAROL.id}", f"discord:{CHANNEL_ID}", ["7", "vote", "1"], "poll"),
+        ])
+        # each press is acknowledged at once (deferred update) and answered as a followup
+        callbacks = await bot.api.wait_for(lambda: len(bot.api.callbacks()) == 3 and bot.api.callbacks())
+        assert {c.json["type"] for c in callbacks} == {6}
+        followups = await bot.api.wait_for(lambda: len(bot.api.followups()) == 3 and bot.api.followups())
+        assert sorted(embed_text(f) for f in followups) == ["poll 7:vote:1 from Alice", "poll 7:vote:1 from Carol",
+                                                           "poll 7:vote:2 from Bob"]
+
+
+async def test_a_question_upvote(tmp_path: Path) -> None:
+    feature, seen = recording_feature()
+    async with discord_bot(tmp_path, feature) as bot:
+        await bot.adapter.send(Outgoing(text="Q3: How do we record consent?", chat=ChatRef(f"discord:{CHANNEL_ID}"),
+                                        buttons=((Button("👍 3", "q:12:up"),),)))
+        assert custom_ids(bot.api.channel_messages(CHANNEL_ID)[0]) == ["q:12:up"]
+        await bot.api.press("q:12:up", user=BOB)
+        await bot.api.wait_for(lambda: seen.actions)
+        assert seen.actions == [(f"discord:{BOB.id}", f"discord:{CHANNEL_ID}", ["12", "up"], "q")]
+
+
+async def test_buttons_still_work_after_a_restart(tmp_path: Path) -> None:
+    feature, seen = recording_feature()
+    async with discord_bot(tmp_path, feature) as bot:
+        await bot.adapter.send(Outgoing(text="Was this useful?", chat=ChatRef(f"discord:{CHANNEL_ID}"),
+                                        buttons=((Button("Yes", "poll:9:vote:1"),),)))
+        [sent] = bot.api.channel_messages(CHANNEL_ID)
+        old_client = bot.adapter.client
+        await bot.restart()
+        assert bot.adapter.client is not old_client and len(bot.api.identifies) == 2
+        await bot.api.press(custom_ids(sent)[0], user=CAROL)
+        await bot.api.wait_for(lambda: seen.actions)
+        assert seen.actions == [(f"discord:{CAROL.id}", f"discord:{CHANNEL_ID}", ["9", "vote", "1"], "poll")]
+
+
+# -- native polls -------------------------------------------------------------------------------
+
+async def test_native_poll_votes_become_npoll_actions(tmp_path: Path) -> None:
+    feature, seen = recording_feature()
+    async with discord_bot(tmp_path, feature) as bot:
+        room = ChatRef(f"discord:{CHANNEL_ID}")
+        delivered = await bot.adapter.send(Outgoing(
+            text="Which topic next?\n1. Consent\n2. Risk", chat=room, kind="poll",
+            poll=PollSpec(poll_id=5, question="Which topic next?", options=("Consent", "Risk", "Ethics"),
+                          multiple=True),
+            buttons=((Button("1. Consent", "poll:5:vote:1"),),)))
+        [sent] = bot.api.channel_messages(CHANNEL_ID)
+        assert sent.json["poll"]["question"] == {"text": "Which topic next?"}
+        assert [a["poll_media"]["text"] for a in sent.json["poll"]["answers"]] == ["Consent", "Risk", "Ethics"]
+        assert sent.json["poll"]["allow_multiselect"] is True and not sent.json.get("components")
+        assert delivered.poll_ref == delivered.message_id
+        message_id = int(delivered.message_id or 0)
+        await bot.api.poll_vote(user=BOB, message_id=message_id, answer_id=1)
+        await bot.api.poll_vote(user=BOB, message_id=message_id, answer_id=3)
+        await bot.api.poll_vote(user=BOB, message_id=message_id, answer_id=1, add=False)
+        await bot.api.poll_vote(user=BOB, message_id=message_id, answer_id=3, add=False)
+        await bot.api.wait_for(lambda: len(seen.actions) == 4)
+        assert [a[2] for a in seen.actions] == [[str(message_id), "0"], [str(message_id), "0,2"],
+                                                [str(message_id), "2"], [str(message_id), ""]]
+        assert {a[0] for a in seen.actions} == {f"discord:{BOB.id}"}
+        await bot.adapter.close_native_poll(room.id, str(message_id))
+        assert bot.api.find("POST", rf"channels/{CHANNEL_ID}/polls/{message_id}/expire")
+
+
+async def test_polls_beyond_discord_limits_use_buttons(tmp_path: Path) -> None:
+    async with discord_bot(tmp_path) as bot:
+        long_option = "An option far longer than the fifty-five characters Discord allows"
+        delivered = await bot.adapter.send(Outgoing(
+            text="Pick one", chat=ChatRef(f"discord:{CHANNEL_ID}"),
+            poll=PollSpec(poll_id=6, question="Pick one", options=("Short", long_option)),
+            buttons=((Button("1. Short", "poll:6:vote:1"), Button("2. Long", "poll:6:vote:2")),)))
+        [sent] = bot.api.channel_messages(CHANNEL_ID)
+        assert "poll" not in sent.json and custom_ids(sent) == ["poll:6:vote:1", "poll:6:vote:2"]
+        assert delivered.poll_ref is None
+
+
+# -- secrets and packaging -----------------------------------------------------------------------
+
+async def test_the_token_never_reaches_the_logs(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    feature, _seen = recording_feature()
+    async with discord_bot(tmp_path, feature, log_level="DEBUG") as bot:
+        await bot.api.slash("echo", user=BOB, options={"first": "x"})
+        await bot.api.wait_for(bot.api.followups)
+        logging.getLogger("test").info("config %r %s adapter %r", bot.config, bot.config.discord_token, bot.adapter)
+    assert caplog.records
+    assert TOKEN not in caplog.text
+    assert all(TOKEN not in str(r.args) for r in caplog.records)
+
+
+def test_missing_sdk_is_adapter_unavailable_at_start_up() -> None:
+    code = (
+        "import sys; sys.modules['discord'] = None\n"
+        "from adapters.discord import DiscordAdapter\n"
+        "from bot.config import Config, SecretStr\n"
+        "from bot.errors import AdapterUnavailable\n"
+        "assert 'discord' not in [m for m in sys.modules if sys.modules[m] is not None]\n"
+        "try:\n"
+        "    DiscordAdapter.from_config(Config(discord_token=SecretStr('t')))\n"
+        "except AdapterUnavailable as exc:\n"
+        "    print('unavailable:', exc)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    assert "install eventbot[discord]" in done.stdout
+
+
+def test_from_config_reads_the_token_and_guilds() -> None:
+    with pytest.raises(AdapterUnavailable):
+        DiscordAdapter.from_config(Config())
+    adapter = DiscordAdapter.from_config(replace(Config(), discord_token=SecretStr(TOKEN), discord_guilds=(1, 2)))
+    assert TOKEN not in repr(adapter) and adapter.name == "discord"

@@ -136,10 +136,13 @@ class FakeDiscord:
 
     # -- waiting and reading ------------------------------------------------------------------
 
-    async def wait_for(self, condition: Callable[[], Any], timeout: float = 5.0) -> Any:
-        """Poll ``condition`` until it is truthy (returning its value) or the deadline passes."""
+    async def wait_for(self, condition: Callable[[], Any], within: float = 5.0) -> Any:
+        """Poll ``condition`` until it is truthy (returning its value) or the deadline passes.
+
+        The deadline only bounds a failing test; a passing one returns as soon as the fake
+        has recorded what it waits for."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        deadline = loop.time() + within
         while True:
             value = condition()
             if value:
@@ -169,9 +172,6 @@ class FakeDiscord:
         self._failures.append(_Failure(method, re.compile(pattern), status, body, headers or {}))
 
     # -- gateway --------------------------------------------------------------------------
-
-    async def connected(self, timeout: float = 5.0) -> None:
-        await asyncio.wait_for(self._ready.wait(), timeout)
 
     async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()
