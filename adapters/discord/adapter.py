@@ -26,6 +26,7 @@ import discord
 from discord import app_commands
 
 from adapters.discord.commands import MenuTranslator, build_commands
+from adapters.discord.invite import invite_url
 from bot.config import Config
 from bot.errors import AdapterUnavailable, DeliveryFailed, RateLimited, RecipientUnreachable
 from bot.models import ChatKind, ChatRef, Delivered, Incoming, Outgoing, PollSpec, UserRef
@@ -43,6 +44,7 @@ POLL_QUESTION_LIMIT = 300
 POLL_DURATION = timedelta(hours=24)
 # discord.py waits out shorter 429s itself (honouring the route buckets); a longer one is
 # raised to us, and the dispatcher decides when to try again.
+VOTERS_PAGE = 100
 MAX_RATELIMIT_WAIT = 30.0
 CANNOT_DM = 50007
 EMBED_COLOUR = 0x2B6CB0
@@ -55,6 +57,15 @@ class _Pending:
     interaction: discord.Interaction[Any]
     channel_id: int
     answered: bool = False
+
+
+@dataclass(frozen=True)
+class _PollInfo:
+    multiple: bool
+    answer_ids: tuple[int, ...]
+    # True for polls sent by this process: every vote since the start was seen here, so a
+    # person not yet known holds no answers. Otherwise the first vote reads them back.
+    watched_from_start: bool = False
 
 
 _current: contextvars.ContextVar[_Pending | None] = contextvars.ContextVar("discord_interaction", default=None)
@@ -111,9 +122,10 @@ class DiscordAdapter:
         self._task: asyncio.Task[None] | None = None
         self._on_message: MessageHandler | None = None
         self._dm_channels: dict[int, int] = {}
-        # Answers a person holds in a native poll: (message id, user id) -> 0-based indexes.
-        # Votes arrive one change at a time; after a restart a multiple-choice vote is
-        # rebuilt from the changes that follow.
+        # Native polls: whether each allows several answers, and the answers each person
+        # holds in a multiple-choice one, (message id, user id) -> 0-based indexes. Both are
+        # caches: after a restart they are read back from Discord when a vote arrives.
+        self._polls: dict[int, _PollInfo] = {}
         self._poll_answers: dict[tuple[int, int], set[int]] = {}
         # Vote events are dispatched as concurrent tasks; the core must see them in order.
         self._poll_lock = asyncio.Lock()
@@ -154,6 +166,8 @@ class DiscordAdapter:
             await self._task  # re-raises why the gateway connection ended
             raise AdapterUnavailable("discord", "the gateway closed before it was ready")
         log.info("discord connected as %s (application %s)", client.user, client.application_id)
+        if client.application_id is not None:
+            log.info("invite the bot to a server with %s", invite_url(client.application_id))
 
     async def stop(self) -> None:
         if self._client is not None:
@@ -220,23 +234,68 @@ class DiscordAdapter:
     async def _on_poll_vote(self, event: discord.RawPollVoteActionEvent, *, added: bool) -> None:
         if self._on_message is None:
             return
-        key = (event.message_id, event.user_id)
-        answers = self._poll_answers.setdefault(key, set())
+        user = self.client.get_user(event.user_id)
+        kind = ChatKind.PRIVATE if event.guild_id is None else ChatKind.GROUP
+        async with self._poll_lock:  # FIFO: the core sees each person's changes in order
+            answers = await self._answers_after(event, added=added)
+            await self._on_message(Incoming(
+                user=UserRef(f"discord:{event.user_id}", user.display_name if user else None),
+                chat=ChatRef(f"discord:{event.channel_id}", kind),
+                action=f"npoll:{event.message_id}:{','.join(str(i) for i in sorted(answers))}"))
+
+    async def _answers_after(self, event: discord.RawPollVoteActionEvent, *, added: bool) -> set[int]:
+        """The 0-based answers the voter holds once this change is applied.
+
+        A single-choice vote is the change itself. A multiple-choice vote adds to or removes
+        from what the person held; after a restart that is read back from Discord once.
+        """
         index = event.answer_id - 1
+        poll = await self._poll_info(event.channel_id, event.message_id)
+        if poll is None or not poll.multiple:
+            return {index} if added else set()
+        key = (event.message_id, event.user_id)
+        answers = self._poll_answers.get(key)
+        if answers is None and not poll.watched_from_start:
+            # Discord's view already includes this change.
+            answers = self._poll_answers[key] = await self._voted_answers(event, poll.answer_ids)
+            return set(answers)
+        answers = self._poll_answers.setdefault(key, set())
         if added:
             answers.add(index)
         else:
             answers.discard(index)
-        if not answers:
-            del self._poll_answers[key]
-        user = self.client.get_user(event.user_id)
-        kind = ChatKind.PRIVATE if event.guild_id is None else ChatKind.GROUP
-        incoming = Incoming(
-            user=UserRef(f"discord:{event.user_id}", user.display_name if user else None),
-            chat=ChatRef(f"discord:{event.channel_id}", kind),
-            action=f"npoll:{event.message_id}:{','.join(str(i) for i in sorted(answers))}")
-        async with self._poll_lock:  # FIFO: taken in the order the events arrived
-            await self._on_message(incoming)
+        return set(answers)
+
+    async def _poll_info(self, channel_id: int, message_id: int) -> _PollInfo | None:
+        poll = self._polls.get(message_id)
+        if poll is None:
+            try:
+                data: Any = await self.client.http.get_message(channel_id, message_id)
+            except discord.HTTPException as exc:
+                log.warning("could not read poll %s in %s: %s", message_id, channel_id, exc.status)
+                return None
+            raw = data.get("poll") or {}
+            poll = self._polls[message_id] = _PollInfo(
+                bool(raw.get("allow_multiselect")), tuple(int(a["answer_id"]) for a in raw.get("answers", ())))
+        return poll
+
+    async def _voted_answers(self, event: discord.RawPollVoteActionEvent, answer_ids: Sequence[int]) -> set[int]:
+        held: set[int] = set()
+        http = self.client.http
+        for answer_id in answer_ids:
+            after: int | None = None
+            while True:
+                page: Any = await http.get_poll_answer_voters(event.channel_id, event.message_id, answer_id,
+                                                              after=after,
+                                                              limit=VOTERS_PAGE)
+                users = page.get("users", [])
+                if any(int(u["id"]) == event.user_id for u in users):
+                    held.add(answer_id - 1)
+                    break
+                if len(users) < VOTERS_PAGE:
+                    break
+                after = int(users[-1]["id"])
+        return held
 
     # -- delivery -------------------------------------------------------------------------------
 
@@ -261,6 +320,10 @@ class DiscordAdapter:
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise DeliveryFailed(f"discord unreachable: {type(exc).__name__}") from exc
         message_id = str(sent.id)
+        if native and message.poll is not None:
+            self._polls[sent.id] = _PollInfo(message.poll.multiple,
+                                             tuple(range(1, len(message.poll.options) + 1)),
+                                             watched_from_start=True)
         return Delivered(message_id=message_id, poll_ref=message_id if native else None)
 
     async def _destination(self, message: Outgoing) -> discord.abc.Messageable:

@@ -363,11 +363,37 @@ async def test_native_poll_votes_become_npoll_actions(tmp_path: Path) -> None:
         await bot.api.poll_vote(user=BOB, message_id=message_id, answer_id=1, add=False)
         await bot.api.poll_vote(user=BOB, message_id=message_id, answer_id=3, add=False)
         await bot.api.wait_for(lambda: len(seen.actions) == 4)
-        assert [a[2] for a in seen.actions] == [[str(message_id), "0"], [str(message_id), "0,2"],
+        assert [a[2] for a in seen.actions[:4]] == [[str(message_id), "0"], [str(message_id), "0,2"],
                                                 [str(message_id), "2"], [str(message_id), ""]]
-        assert {a[0] for a in seen.actions} == {f"discord:{BOB.id}"}
+        assert {a[0] for a in seen.actions[:4]} == {f"discord:{BOB.id}"}
+        # after a restart, a multiple-choice vote is read back from Discord, then followed
+        await bot.api.poll_vote(user=CAROL, message_id=message_id, answer_id=2)
+        await bot.api.wait_for(lambda: len(seen.actions) == 5)
+        await bot.restart()
+        await bot.api.poll_vote(user=CAROL, message_id=message_id, answer_id=3)
+        await bot.api.wait_for(lambda: len(seen.actions) == 6)
+        assert seen.actions[-1][:3] == (f"discord:{CAROL.id}", f"discord:{CHANNEL_ID}", [str(message_id), "1,2"])
+        assert bot.api.find("GET", rf"channels/{CHANNEL_ID}/polls/{message_id}/answers/2")
+        await bot.api.poll_vote(user=CAROL, message_id=message_id, answer_id=2, add=False)
+        await bot.api.wait_for(lambda: len(seen.actions) == 7)
+        assert seen.actions[-1][2] == [str(message_id), "2"]
         await bot.adapter.close_native_poll(room.id, str(message_id))
         assert bot.api.find("POST", rf"channels/{CHANNEL_ID}/polls/{message_id}/expire")
+
+
+async def test_single_choice_native_poll_after_a_restart(tmp_path: Path) -> None:
+    feature, seen = recording_feature()
+    async with discord_bot(tmp_path, feature) as bot:
+        delivered = await bot.adapter.send(Outgoing(
+            text="Ready?", chat=ChatRef(f"discord:{CHANNEL_ID}"),
+            poll=PollSpec(poll_id=8, question="Ready?", options=("Yes", "No"))))
+        message_id = int(delivered.message_id or 0)
+        await bot.restart()
+        await bot.api.poll_vote(user=ALICE, message_id=message_id, answer_id=1, add=False)
+        await bot.api.poll_vote(user=ALICE, message_id=message_id, answer_id=2)
+        await bot.api.wait_for(lambda: len(seen.actions) == 2)
+        assert [a[2] for a in seen.actions] == [[str(message_id), ""], [str(message_id), "1"]]
+        assert not bot.api.find("GET", r"channels/\d+/polls/.*")  # one message read; no voter lists
 
 
 async def test_polls_beyond_discord_limits_use_buttons(tmp_path: Path) -> None:
@@ -419,3 +445,12 @@ def test_from_config_reads_the_token_and_guilds() -> None:
         DiscordAdapter.from_config(Config())
     adapter = DiscordAdapter.from_config(replace(Config(), discord_token=SecretStr(TOKEN), discord_guilds=(1, 2)))
     assert TOKEN not in repr(adapter) and adapter.name == "discord"
+
+
+def test_the_documented_invite_matches_the_permissions_the_adapter_needs() -> None:
+    from adapters.discord.invite import invite_url, required_permissions
+
+    doc = (REPO / "docs" / "discord.md").read_text(encoding="utf-8")
+    assert invite_url(1).replace("client_id=1", "client_id=APPLICATION_ID") in doc
+    assert f"`{required_permissions(scheduled_events=True).value}`" in doc
+    assert required_permissions().send_polls and not required_permissions().manage_events

@@ -85,6 +85,8 @@ class FakeDiscord:
         self.identifies: list[dict[str, Any]] = []
         self.refuse_dms: set[int] = set()
         self.guilds: list[int] = [GUILD_ID]
+        self.messages: dict[int, dict[str, Any]] = {}
+        self.poll_voters: dict[tuple[int, int], list[Person]] = {}  # (message id, answer id) -> voters
         self._failures: list[_Failure] = []
         # Snowflakes carry their creation time; interaction tokens expire 15 minutes after it.
         self._ids = itertools.count((int(time.time() * 1000) - DISCORD_EPOCH_MS) << 22)
@@ -283,6 +285,12 @@ class FakeDiscord:
 
     async def poll_vote(self, *, user: Person, message_id: int, answer_id: int, add: bool = True,
                         channel_id: int = CHANNEL_ID) -> None:
+        """Record the vote as Discord would, then push the gateway event about it."""
+        voters = self.poll_voters.setdefault((message_id, answer_id), [])
+        if add and user not in voters:
+            voters.append(user)
+        elif not add and user in voters:
+            voters.remove(user)
         await self.push("MESSAGE_POLL_VOTE_ADD" if add else "MESSAGE_POLL_VOTE_REMOVE", {
             "user_id": str(user.id), "channel_id": str(channel_id), "message_id": str(message_id),
             "guild_id": str(GUILD_ID), "answer_id": answer_id})
@@ -332,11 +340,11 @@ class FakeDiscord:
                 self._failures.remove(failure)
                 record.status = failure.status
                 return _json(failure.body, failure.status, failure.headers)
-        response = self._answer(request.method, path, body)
+        response = self._answer(request.method, path, body, request.query)
         record.status = response.status
         return response
 
-    def _answer(self, method: str, path: str, body: Any) -> web.Response:
+    def _answer(self, method: str, path: str, body: Any, query: Any) -> web.Response:
         if method == "GET" and path == "users/@me":
             return _json(BOT_USER)
         if method == "GET" and path == "oauth2/applications/@me":
@@ -360,7 +368,17 @@ class FakeDiscord:
             channel = int(m.group(1))
             if channel - 800000000000000000 in self.refuse_dms:
                 return _json({"code": 50007, "message": "Cannot send messages to this user"}, 403)
-            return _json(self._message(channel, body or {}))
+            message = self._message(channel, body or {})
+            self.messages[int(message["id"])] = message
+            return _json(message)
+        if method == "GET" and (m := re.fullmatch(r"channels/\d+/messages/(\d+)", path)):
+            found = self.messages.get(int(m.group(1)))
+            return _json(found) if found else _json({"code": 10008, "message": "Unknown Message"}, 404)
+        if method == "GET" and (m := re.fullmatch(r"channels/\d+/polls/(\d+)/answers/(\d+)", path)):
+            voters = sorted(self.poll_voters.get((int(m.group(1)), int(m.group(2))), []), key=lambda p: p.id)
+            after = int(query.get("after", 0))
+            limit = int(query.get("limit", 25))
+            return _json({"users": [v.payload() for v in voters if v.id > after][:limit]})
         if method == "POST" and re.fullmatch(r"interactions/\d+/[^/]+/callback", path):
             iid = path.split("/")[1]
             return _json({"interaction": {"id": iid, "type": 2, "response_message_loading": True,
