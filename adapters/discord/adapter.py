@@ -163,7 +163,11 @@ class DiscordAdapter:
         await asyncio.wait({ready, self._task}, return_when=asyncio.FIRST_COMPLETED)
         if not ready.done():
             ready.cancel()
-            await self._task  # re-raises why the gateway connection ended
+            await client.close()
+            try:
+                await self._task
+            except Exception as exc:
+                raise AdapterUnavailable("discord", f"the gateway refused us: {type(exc).__name__}") from exc
             raise AdapterUnavailable("discord", "the gateway closed before it was ready")
         log.info("discord connected as %s (application %s)", client.user, client.application_id)
         if client.application_id is not None:
@@ -257,8 +261,12 @@ class DiscordAdapter:
         answers = self._poll_answers.get(key)
         if answers is None and not poll.watched_from_start:
             # Discord's view already includes this change.
-            answers = self._poll_answers[key] = await self._voted_answers(event, poll.answer_ids)
-            return set(answers)
+            try:
+                answers = self._poll_answers[key] = await self._voted_answers(event, poll.answer_ids)
+                return set(answers)
+            except discord.HTTPException as exc:
+                log.warning("could not read the votes on poll %s: %s; counting from this change",
+                            event.message_id, exc.status)
         answers = self._poll_answers.setdefault(key, set())
         if added:
             answers.add(index)
@@ -285,9 +293,8 @@ class DiscordAdapter:
         for answer_id in answer_ids:
             after: int | None = None
             while True:
-                page: Any = await http.get_poll_answer_voters(event.channel_id, event.message_id, answer_id,
-                                                              after=after,
-                                                              limit=VOTERS_PAGE)
+                page: Any = await http.get_poll_answer_voters(
+                    event.channel_id, event.message_id, answer_id, after=after, limit=VOTERS_PAGE)
                 users = page.get("users", [])
                 if any(int(u["id"]) == event.user_id for u in users):
                     held.add(answer_id - 1)
@@ -308,8 +315,11 @@ class DiscordAdapter:
             if (pending is not None and message.chat is not None
                     and message.chat.id == f"discord:{pending.channel_id}"
                     and not pending.interaction.is_expired()):
-                sent = await pending.interaction.followup.send(wait=True, **kwargs)
-                pending.answered = True
+                try:
+                    sent = await pending.interaction.followup.send(wait=True, **kwargs)
+                    pending.answered = True
+                except discord.NotFound:  # the interaction is gone: say it in the channel instead
+                    sent = await (await self._destination(message)).send(**_render(message, native_poll=native))
             else:
                 channel = await self._destination(message)
                 sent = await channel.send(**kwargs)

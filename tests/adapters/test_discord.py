@@ -454,3 +454,12 @@ def test_the_documented_invite_matches_the_permissions_the_adapter_needs() -> No
     assert invite_url(1).replace("client_id=1", "client_id=APPLICATION_ID") in doc
     assert f"`{required_permissions(scheduled_events=True).value}`" in doc
     assert required_permissions().send_polls and not required_permissions().manage_events
+
+
+async def test_a_reply_whose_interaction_is_gone_goes_to_the_channel(tmp_path: Path) -> None:
+    feature, _seen = recording_feature()
+    async with discord_bot(tmp_path, feature) as bot:
+        bot.api.fail_next("POST", r"webhooks/\d+/[^/]+", 404, {"code": 10015, "message": "Unknown Webhook"})
+        await bot.api.slash("echo", user=BOB, options={"first": "hello"})
+        [sent] = await bot.api.wait_for(lambda: bot.api.channel_messages(CHANNEL_ID))
+        assert embed_text(sent) == "echo hello"
