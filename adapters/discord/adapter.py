@@ -18,7 +18,7 @@ import io
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -26,10 +26,11 @@ import discord
 from discord import app_commands
 
 from adapters.discord.commands import MenuTranslator, build_commands
+from adapters.discord.events import mirror as mirror_events
 from adapters.discord.invite import invite_url
 from bot.config import Config
 from bot.errors import AdapterUnavailable, DeliveryFailed, RateLimited, RecipientUnreachable
-from bot.models import ChatKind, ChatRef, Delivered, Incoming, Outgoing, PollSpec, UserRef
+from bot.models import ChatKind, ChatRef, Delivered, Incoming, Occurrence, Outgoing, PollSpec, UserRef
 from bot.ports import Capability, CommandMenu, MessageHandler, RateLimits
 
 log = logging.getLogger(__name__)
@@ -113,9 +114,11 @@ class DiscordAdapter:
     # 50 requests/s over the bot; 5 messages per 5 s into one channel.
     limits = RateLimits(global_per_second=50, per_chat_per_second=1.0)
 
-    def __init__(self, token: str, *, guilds: Sequence[int] = (), **client_options: Any) -> None:
+    def __init__(self, token: str, *, guilds: Sequence[int] = (), events_guild: int | None = None,
+                 **client_options: Any) -> None:
         self._token = token
         self._guilds = tuple(guilds)
+        self._events_guild = events_guild
         self._client_options = client_options
         self._client: _Client | None = None
         self._tree: app_commands.CommandTree[Any] | None = None
@@ -137,7 +140,8 @@ class DiscordAdapter:
     def from_config(cls, config: Config) -> DiscordAdapter:
         if not config.discord_token:
             raise AdapterUnavailable("discord", "set EVENTBOT_DISCORD_TOKEN")
-        return cls(config.discord_token.reveal(), guilds=config.discord_guilds)
+        return cls(config.discord_token.reveal(), guilds=config.discord_guilds,
+                   events_guild=config.discord_events_guild)
 
     @property
     def client(self) -> discord.Client:
@@ -303,6 +307,13 @@ class DiscordAdapter:
                     break
                 after = int(users[-1]["id"])
         return held
+
+    # -- Scheduled Events mirror ----------------------------------------------------------------
+
+    async def mirror_occurrences(self, occurrences: Sequence[Occurrence], now: datetime) -> None:
+        if self._events_guild is None or self._client is None or not self._client.is_ready():
+            return
+        await mirror_events(self._client, self._events_guild, occurrences, now)
 
     # -- delivery -------------------------------------------------------------------------------
 

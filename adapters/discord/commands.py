@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import inspect
 import shlex
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
 import discord
@@ -110,7 +110,10 @@ def build_command(spec: Any, menu: CommandMenu, run: CommandRunner) -> app_comma
                                 callback=decorated)
 
 
-def _completer(menu: CommandMenu, kind: str) -> Any:
+Autocomplete = Callable[[discord.Interaction[Any], str], Coroutine[Any, Any, list[app_commands.Choice[str]]]]
+
+
+def _completer(menu: CommandMenu, kind: str) -> Autocomplete:
     async def complete(interaction: discord.Interaction[Any], current: str) -> list[app_commands.Choice[str]]:
         found = await menu.complete(kind, current, f"discord:{interaction.user.id}")
         return [app_commands.Choice(name=label[:100] or value[:100], value=value[:100])

@@ -48,7 +48,7 @@ class DiscordBot:
         assert self.config.discord_token is not None
         # guild_ready_timeout: the fake sends every GUILD_CREATE at once, so don't wait 2 s for more.
         self.adapter = DiscordAdapter(self.config.discord_token.reveal(), guilds=self.config.discord_guilds,
-                                      guild_ready_timeout=0.05)
+                                      events_guild=self.config.discord_events_guild, guild_ready_timeout=0.05)
         self.app = await self._stack.enter_async_context(open_app(
             self.config, adapters=[self.adapter], clock=self.clock, alarms=ManualAlarms(self.clock),
             features=self.features))
@@ -463,3 +463,76 @@ async def test_a_reply_whose_interaction_is_gone_goes_to_the_channel(tmp_path: P
         await bot.api.slash("echo", user=BOB, options={"first": "hello"})
         [sent] = await bot.api.wait_for(lambda: bot.api.channel_messages(CHANNEL_ID))
         assert embed_text(sent) == "echo hello"
+
+
+# -- Scheduled Events mirror ---------------------------------------------------------------------
+
+def mirrored(api: FakeDiscord) -> dict[str, dict[str, Any]]:
+    """The bot's scheduled events by the occurrence id their description ends with."""
+    return {e["description"].rsplit("/subscribe ", 1)[1]: e for e in api.scheduled_events.values()
+            if int(e["creator_id"]) != ALICE.id}
+
+
+async def test_scheduled_events_mirror_follows_the_programme(tmp_path: Path) -> None:
+    from bot.mirror import mirror_now
+
+    async with discord_bot(tmp_path, discord_events_guild=GUILD_ID) as bot:
+        api, services = bot.api, bot.app.services
+        by_hand = api.add_scheduled_event("Coffee", creator_id=ALICE.id)
+        supervision = make_occurrence("Supervision", START + timedelta(days=1), url="https://meet.example/s",
+                                      description="Reflective *supervision*", facilitator="Dr Jones")
+        ethics = make_occurrence("Ethics", START + timedelta(days=2), location="Cardiff")
+        started = make_occurrence("Already on", START - timedelta(minutes=10))
+        await store_occurrences(bot.app, [supervision, ethics, started])
+
+        assert await mirror_now(services) == 3
+        events = mirrored(api)
+        assert set(events) == {supervision.id, ethics.id}  # a session already on can't be created
+        event = events[supervision.id]
+        assert event["name"] == "Supervision" and event["entity_type"] == 3 and event["privacy_level"] == 2
+        assert event["entity_metadata"] == {"location": "https://meet.example/s"}
+        assert event["scheduled_start_time"] == supervision.start.isoformat()
+        assert event["description"] == f"Dr Jones\nReflective *supervision*\n\n/subscribe {supervision.id}"
+
+        # the feed moves one session and cancels the other
+        from bot.models import EventStatus
+        moved = replace(supervision, title="Group supervision", start=supervision.start + timedelta(hours=1),
+                        end=supervision.end + timedelta(hours=1))
+        await store_occurrences(bot.app, [moved, replace(ethics, status=EventStatus.CANCELLED)])
+        requests_before = len(api.requests)
+        await mirror_now(services)
+        events = mirrored(api)
+        assert set(events) == {supervision.id}
+        assert events[supervision.id]["name"] == "Group supervision"
+        assert events[supervision.id]["scheduled_start_time"] == moved.start.isoformat()
+        assert len(api.find("PATCH", r"guilds/\d+/scheduled-events/\d+")) == 1
+        assert len(api.find("DELETE", r"guilds/\d+/scheduled-events/\d+")) == 1
+        assert len(api.requests) - requests_before == 3  # list, one update, one delete
+
+        # nothing changed: only the listing; the event made by hand is never touched
+        requests_before = len(api.requests)
+        await mirror_now(services)
+        assert [r.method for r in api.requests[requests_before:]] == ["GET"]
+        assert by_hand in api.scheduled_events
+
+
+async def test_scheduled_events_mirror_runs_on_its_alarm_and_keeps_to_100(tmp_path: Path) -> None:
+    async with discord_bot(tmp_path, discord_events_guild=GUILD_ID) as bot:
+        await store_occurrences(bot.app, [make_occurrence(f"Session {n}", START + timedelta(hours=n + 1))
+                                          for n in range(105)])
+        alarms = bot.app.services.alarms
+        assert isinstance(alarms, ManualAlarms)
+        await alarms.advance(timedelta(minutes=2))
+        events = mirrored(bot.api)
+        assert len(events) == 100
+        assert "Session 0" in {e["name"] for e in events.values()}
+        assert "Session 104" not in {e["name"] for e in events.values()}
+
+
+async def test_without_an_events_guild_nothing_is_mirrored(tmp_path: Path) -> None:
+    from bot.mirror import mirror_now
+
+    async with discord_bot(tmp_path) as bot:
+        await store_occurrences(bot.app, [make_occurrence("Supervision", START + timedelta(days=1))])
+        await mirror_now(bot.app.services)
+        assert not bot.api.find("GET", r"guilds/\d+/scheduled-events")

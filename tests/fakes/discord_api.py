@@ -86,6 +86,7 @@ class FakeDiscord:
         self.refuse_dms: set[int] = set()
         self.guilds: list[int] = [GUILD_ID]
         self.messages: dict[int, dict[str, Any]] = {}
+        self.scheduled_events: dict[int, dict[str, Any]] = {}
         self.poll_voters: dict[tuple[int, int], list[Person]] = {}  # (message id, answer id) -> voters
         self._failures: list[_Failure] = []
         # Snowflakes carry their creation time; interaction tokens expire 15 minutes after it.
@@ -319,6 +320,36 @@ class FakeDiscord:
             }
         return message
 
+    def add_scheduled_event(self, name: str, *, creator_id: int, description: str = "") -> int:
+        """An event made in Discord by someone else (the mirror must leave it alone)."""
+        event_id = self.new_id()
+        self.scheduled_events[event_id] = {
+            "id": str(event_id), "guild_id": str(GUILD_ID), "creator_id": str(creator_id), "name": name,
+            "description": description, "scheduled_start_time": "2025-03-20T10:00:00+00:00",
+            "scheduled_end_time": "2025-03-20T11:00:00+00:00", "privacy_level": 2, "status": 1,
+            "entity_type": 3, "entity_id": None, "entity_metadata": {"location": "Cardiff"}, "channel_id": None}
+        return event_id
+
+    def _scheduled_events(self, method: str, guild_id: int, event_id: str | None, body: Any) -> web.Response:
+        if event_id is None and method == "GET":
+            return _json([e for e in self.scheduled_events.values() if e["guild_id"] == str(guild_id)])
+        if event_id is None and method == "POST":
+            new_id = self.new_id()
+            event = self.scheduled_events[new_id] = {
+                "id": str(new_id), "guild_id": str(guild_id), "creator_id": str(BOT_ID), "status": 1,
+                "entity_id": None, "channel_id": None, "creator": BOT_USER, **body}
+            return _json(event)
+        event = self.scheduled_events.get(int(event_id or 0))
+        if event is None:
+            return _json({"code": 10070, "message": "Unknown Guild Scheduled Event"}, 404)
+        if method == "PATCH":
+            event.update(body)
+            return _json(event)
+        if method == "DELETE":
+            del self.scheduled_events[int(event["id"])]
+            return web.Response(status=204)
+        return _json(event)
+
     async def _rest(self, request: web.Request) -> web.StreamResponse:
         path = request.match_info["path"]
         body: Any = None
@@ -388,6 +419,8 @@ class FakeDiscord:
             return _json({**self._message(CHANNEL_ID, body or {}), "webhook_id": str(APP_ID)})
         if method in {"DELETE", "PATCH"} and re.fullmatch(rf"webhooks/{APP_ID}/[^/]+/messages/.+", path):
             return web.Response(status=204)
+        if (m := re.fullmatch(r"guilds/(\d+)/scheduled-events(?:/(\d+))?", path)):
+            return self._scheduled_events(method, int(m.group(1)), m.group(2), body)
         if method == "POST" and (m := re.fullmatch(r"channels/(\d+)/polls/(\d+)/expire", path)):
             return _json(self._message(int(m.group(1)), {}, int(m.group(2))))
         return _json({"code": 0, "message": f"fake discord has no route {method} {path}"}, 404)
