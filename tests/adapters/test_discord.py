@@ -536,3 +536,17 @@ async def test_without_an_events_guild_nothing_is_mirrored(tmp_path: Path) -> No
         await store_occurrences(bot.app, [make_occurrence("Supervision", START + timedelta(days=1))])
         await mirror_now(bot.app.services)
         assert not bot.api.find("GET", r"guilds/\d+/scheduled-events")
+
+
+async def test_a_refused_token_is_adapter_unavailable(tmp_path: Path) -> None:
+    async with FakeDiscord.running() as api:
+        with api.patched():
+            api.fail_next("GET", "users/@me", 401, {"code": 0, "message": "401: Unauthorized"})
+            adapter = DiscordAdapter(TOKEN, guild_ready_timeout=0.05)
+
+            async def ignore(incoming: Any) -> None:
+                return None
+
+            with pytest.raises(AdapterUnavailable, match="token was refused"):
+                await adapter.start(ignore)
+            assert not api.identifies
