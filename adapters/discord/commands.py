@@ -23,6 +23,10 @@ from bot.ports import CommandMenu
 DESCRIPTION_LIMIT = 100
 CHOICE_LIMIT = 25
 AUTOCOMPLETE_KINDS = frozenset({"event", "timezone", "language"})
+# Variadic commands (``/poll "Question" Yes No``) take their extra words in one more option,
+# typed as in chat: space-separated, quoted where a word holds spaces.
+MORE_OPTION = "more"
+MORE_DESCRIPTION = "More words, separated by spaces; put quotes around any with spaces"
 _CURLY = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'"})
 
 CommandRunner = Callable[[discord.Interaction[Any], str], Awaitable[None]]
@@ -38,17 +42,18 @@ def quote_word(value: str) -> str:
     return shlex.quote(value.translate(_CURLY))
 
 
-def chat_line(name: str, values: Sequence[tuple[str, Any, bool]]) -> str:
-    """Build ``/name …`` from ``(word, value, is_flag)`` triples in declaration order."""
-    words = [f"/{name}"]
-    for word, value, is_flag in values:
+def chat_line(name: str, positional: Sequence[Any], flags: Sequence[tuple[str, Any]],
+              more: str | None = None) -> str:
+    """Build ``/name …``: option values quoted in declaration order (missing ones left out),
+    then ``more`` as typed (its own quotes apply), then the flags."""
+    words = [f"/{name}", *(quote_word(str(v)) for v in positional if v is not None)]
+    if more and more.strip():
+        words.append(more.strip())
+    for flag, value in flags:
         if value is None or value is False:
             continue
-        if is_flag:
-            words.append(f"--{word}")
-            if value is not True:
-                words.append(quote_word(str(value)))
-        else:
+        words.append(f"--{flag}")
+        if value is not True:
             words.append(quote_word(str(value)))
     return " ".join(words)
 
@@ -74,10 +79,12 @@ def build_command(spec: Any, menu: CommandMenu, run: CommandRunner) -> app_comma
         slots.append((f"p{index}", param.name, param, False))
     for index, flag in enumerate(spec.flags):
         slots.append((f"f{index}", flag.name, flag, True))
+    variadic = spec.variadic and MORE_OPTION not in {name for _py, name, _d, _f in slots}
 
     async def callback(interaction: discord.Interaction[Any], **options: Any) -> None:
-        values = [(name, options.get(py), is_flag) for py, name, _decl, is_flag in slots]
-        await run(interaction, chat_line(spec.name, values))
+        positional = [options.get(py) for py, _name, _decl, is_flag in slots if not is_flag]
+        flags = [(name, options.get(py)) for py, name, _decl, is_flag in slots if is_flag]
+        await run(interaction, chat_line(spec.name, positional, flags, options.get("more_words")))
 
     parameters = [inspect.Parameter("interaction", inspect.Parameter.POSITIONAL_OR_KEYWORD,
                                     annotation=discord.Interaction)]
@@ -91,13 +98,20 @@ def build_command(spec: Any, menu: CommandMenu, run: CommandRunner) -> app_comma
         parameters.append(inspect.Parameter(
             py, inspect.Parameter.KEYWORD_ONLY, annotation=annotation,
             default=inspect.Parameter.empty if required else None))
+    if variadic:  # offered right after the positional options, before the flags
+        parameters.insert(1 + len(spec.params), inspect.Parameter(
+            "more_words", inspect.Parameter.KEYWORD_ONLY, annotation=str, default=None))
     callback.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
 
     decorated: Any = callback
-    if slots:
-        decorated = app_commands.rename(**{py: name for py, name, _d, _f in slots})(decorated)
-        decorated = app_commands.describe(**{py: _described(menu, decl.description)
-                                             for py, _n, decl, _f in slots})(decorated)
+    if slots or variadic:
+        renames = {py: name for py, name, _d, _f in slots}
+        descriptions = {py: _described(menu, decl.description) for py, _n, decl, _f in slots}
+        if variadic:
+            renames["more_words"] = MORE_OPTION
+            descriptions["more_words"] = _described(menu, MORE_DESCRIPTION)
+        decorated = app_commands.rename(**renames)(decorated)
+        decorated = app_commands.describe(**descriptions)(decorated)
     choices = {py: [app_commands.Choice(name=c, value=c) for c in decl.choices[:CHOICE_LIMIT]]
                for py, _n, decl, is_flag in slots if not is_flag and decl.choices}
     if choices:

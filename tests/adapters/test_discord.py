@@ -98,6 +98,7 @@ async def test_subscribe_with_a_slash_command(tmp_path: Path) -> None:
 class Seen:
     commands: list[tuple[str, dict[str, str], dict[str, str | bool]]] = field(default_factory=list)
     chats: list[ChatRef] = field(default_factory=list)
+    extra: list[tuple[str, ...]] = field(default_factory=list)
     actions: list[tuple[str, str, list[str], str]] = field(default_factory=list)  # user, chat, parts, prefix
 
 
@@ -110,6 +111,7 @@ def recording_feature() -> tuple[ModuleType, Seen]:
     async def echo(ctx: Context, cmd: ParsedCommand) -> None:
         seen.commands.append((ctx.user.id, cmd.args, cmd.flags))
         seen.chats.append(ctx.chat)
+        seen.extra.append(cmd.extra)
         await ctx.reply(f"echo {cmd.args.get('first', '')}")
 
     def recorder(prefix: str) -> Any:
@@ -123,6 +125,9 @@ def recording_feature() -> tuple[ModuleType, Seen]:
             "echo", "Repeat the arguments.", echo,
             params=(Param("first", "The first word"), Param("rest", "Everything else", required=False, rest=True)),
             flags=(Flag("close", "When to close", takes_value=True), Flag("anonymous", "Hide names"))))
+        router.add(CommandSpec("vote", "Ask a question with options.", echo,
+                               params=(Param("question", "The question"),), variadic=True,
+                               flags=(Flag("multi", "Several answers"),)))
         for prefix in ("poll", "q", "npoll"):
             router.action(prefix)(recorder(prefix))
 
@@ -144,6 +149,20 @@ async def test_slash_options_are_requoted_so_the_router_parses_them_as_typed(tmp
         assert user == f"discord:{BOB.id}"
         assert args == {"first": "two words", "rest": 'say "hi" it\'s O\'Brien \\ "curly"'}
         assert flags == {"close": "5 m", "anonymous": True}
+
+
+async def test_variadic_commands_take_their_extra_words_as_typed(tmp_path: Path) -> None:
+    feature, seen = recording_feature()
+    async with discord_bot(tmp_path, feature) as bot:
+        [put] = bot.api.find("PUT", r"applications/\d+/commands")
+        poll = next(c for c in put.json if c["name"] == "vote")
+        assert [o["name"] for o in poll["options"]] == ["question", "more", "multi"]
+        assert not poll["options"][1].get("required")
+        await bot.api.slash("vote", user=BOB, options={
+            "question": "Which day suits?", "more": 'Monday "Tuesday morning" Wed', "multi": True})
+        await bot.api.wait_for(lambda: seen.commands)
+        assert seen.commands == [(f"discord:{BOB.id}", {"question": "Which day suits?"}, {"multi": True})]
+        assert seen.extra == [("Monday", "Tuesday morning", "Wed")]
 
 
 async def test_slash_command_in_a_dm_is_a_private_chat(tmp_path: Path) -> None:
