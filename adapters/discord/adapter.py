@@ -30,7 +30,7 @@ from adapters.discord.events import mirror as mirror_events
 from adapters.discord.invite import invite_url
 from bot.config import Config
 from bot.errors import AdapterUnavailable, DeliveryFailed, RateLimited, RecipientUnreachable
-from bot.models import ChatKind, ChatRef, Delivered, Incoming, Occurrence, Outgoing, PollSpec, UserRef
+from bot.models import Button, ChatKind, ChatRef, Delivered, Incoming, Occurrence, Outgoing, PollSpec, UserRef
 from bot.ports import Capability, CommandMenu, MessageHandler, RateLimits
 
 log = logging.getLogger(__name__)
@@ -389,7 +389,7 @@ def _render(message: Outgoing, *, native_poll: bool) -> dict[str, Any]:
         kwargs["poll"] = poll
         return kwargs
     kwargs["embed"] = render_embed(message)
-    view = _view(message)
+    view = _view(message.buttons or _poll_buttons(message.poll))
     if view is not None:
         kwargs["view"] = view
     if message.attachment is not None:
@@ -412,11 +412,25 @@ def render_embed(message: Outgoing) -> discord.Embed:
     return discord.Embed(description=text + when, colour=EMBED_COLOUR)
 
 
-def _view(message: Outgoing) -> discord.ui.View | None:
-    if not message.buttons:
+def _poll_buttons(poll: PollSpec | None) -> tuple[tuple[Button, ...], ...]:
+    """Buttons for a poll Discord cannot hold natively, when the core sent none: the core
+    asked for "a poll with these options", and on Discord that is buttons carrying the
+    core's vote ids (``poll:<id>:vote:<n>``, 1-based as ``/vote N``)."""
+    if poll is None:
+        return ()
+    buttons = [Button(f"{n}. {option}"[:BUTTON_LABEL_LIMIT], f"poll:{poll.poll_id}:vote:{n}")
+               for n, option in enumerate(poll.options, 1)]
+    return tuple(tuple(buttons[i:i + MAX_PER_ROW]) for i in range(0, len(buttons), MAX_PER_ROW))
+
+
+def _view(buttons: tuple[tuple[Button, ...], ...]) -> discord.ui.View | None:
+    if not buttons:
         return None
+    if len(buttons) > MAX_ROWS:  # Discord has 5 rows of 5: pack the buttons, keeping their order
+        flat = [b for row in buttons for b in row]
+        buttons = tuple(tuple(flat[i:i + MAX_PER_ROW]) for i in range(0, len(flat), MAX_PER_ROW))
     view = _StatelessView()
-    for row_index, row in enumerate(message.buttons[:MAX_ROWS]):
+    for row_index, row in enumerate(buttons[:MAX_ROWS]):
         for button in row[:MAX_PER_ROW]:
             view.add_item(discord.ui.Button(label=button.label[:BUTTON_LABEL_LIMIT], custom_id=button.action,
                                             style=discord.ButtonStyle.secondary, row=row_index))

@@ -125,7 +125,7 @@ def recording_feature() -> tuple[ModuleType, Seen]:
             "echo", "Repeat the arguments.", echo,
             params=(Param("first", "The first word"), Param("rest", "Everything else", required=False, rest=True)),
             flags=(Flag("close", "When to close", takes_value=True), Flag("anonymous", "Hide names"))))
-        router.add(CommandSpec("vote", "Ask a question with options.", echo,
+        router.add(CommandSpec("choose", "Ask a question with options.", echo,
                                params=(Param("question", "The question"),), variadic=True,
                                flags=(Flag("multi", "Several answers"),)))
         for prefix in ("poll", "q", "npoll"):
@@ -155,10 +155,10 @@ async def test_variadic_commands_take_their_extra_words_as_typed(tmp_path: Path)
     feature, seen = recording_feature()
     async with discord_bot(tmp_path, feature) as bot:
         [put] = bot.api.find("PUT", r"applications/\d+/commands")
-        poll = next(c for c in put.json if c["name"] == "vote")
+        poll = next(c for c in put.json if c["name"] == "choose")
         assert [o["name"] for o in poll["options"]] == ["question", "more", "multi"]
         assert not poll["options"][1].get("required")
-        await bot.api.slash("vote", user=BOB, options={
+        await bot.api.slash("choose", user=BOB, options={
             "question": "Which day suits?", "more": 'Monday "Tuesday morning" Wed', "multi": True})
         await bot.api.wait_for(lambda: seen.commands)
         assert seen.commands == [(f"discord:{BOB.id}", {"question": "Which day suits?"}, {"multi": True})]
@@ -333,6 +333,26 @@ async def test_a_poll_voted_with_buttons_by_three_users(tmp_path: Path) -> None:
         followups = await bot.api.wait_for(lambda: len(bot.api.followups()) == 3 and bot.api.followups())
         assert sorted(embed_text(f) for f in followups) == ["poll 7:vote:1 from Alice", "poll 7:vote:1 from Carol",
                                                            "poll 7:vote:2 from Bob"]
+
+
+async def test_more_than_five_rows_of_buttons_are_packed(tmp_path: Path) -> None:
+    async with discord_bot(tmp_path) as bot:
+        buttons = tuple((Button(f"{n}. Option", f"poll:3:vote:{n}"),) for n in range(1, 9))
+        await bot.adapter.send(Outgoing(text="Pick", chat=ChatRef(f"discord:{CHANNEL_ID}"), buttons=buttons))
+        [sent] = bot.api.channel_messages(CHANNEL_ID)
+        assert [len(row["components"]) for row in sent.json["components"]] == [5, 3]
+        assert custom_ids(sent) == [f"poll:3:vote:{n}" for n in range(1, 9)]
+
+
+async def test_a_poll_too_big_for_discord_without_buttons_gets_vote_buttons(tmp_path: Path) -> None:
+    async with discord_bot(tmp_path) as bot:
+        options = tuple(f"Option {n}" for n in range(1, 12))
+        delivered = await bot.adapter.send(Outgoing(
+            text="Pick one", chat=ChatRef(f"discord:{CHANNEL_ID}"),
+            poll=PollSpec(poll_id=4, question="Pick one", options=options)))
+        [sent] = bot.api.channel_messages(CHANNEL_ID)
+        assert "poll" not in sent.json and delivered.poll_ref is None
+        assert custom_ids(sent) == [f"poll:4:vote:{n}" for n in range(1, 12)]
 
 
 async def test_a_question_upvote(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import itertools
 import json
 import re
@@ -140,14 +141,17 @@ class FakeDiscord:
     # -- waiting and reading ------------------------------------------------------------------
 
     async def wait_for(self, condition: Callable[[], Any], within: float = 5.0) -> Any:
-        """Poll ``condition`` until it is truthy (returning its value) or the deadline passes.
+        """Poll ``condition`` (a function, or a coroutine function such as a store query)
+        until it is truthy, and return its value.
 
         The deadline only bounds a failing test; a passing one returns as soon as the fake
-        has recorded what it waits for."""
+        has recorded (or the bot has stored) what it waits for."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within
         while True:
             value = condition()
+            if inspect.isawaitable(value):
+                value = await value
             if value:
                 return value
             if loop.time() > deadline:
