@@ -16,7 +16,7 @@ import contextlib
 import contextvars
 import io
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -47,6 +47,7 @@ POLL_DURATION = timedelta(hours=24)
 # raised to us, and the dispatcher decides when to try again.
 VOTERS_PAGE = 100
 MAX_RATELIMIT_WAIT = 30.0
+STOP_GRACE = 10.0  # seconds stop() waits for handlers still answering
 CANNOT_DM = 50007
 EMBED_COLOUR = 0x2B6CB0
 
@@ -132,6 +133,8 @@ class DiscordAdapter:
         self._poll_answers: dict[tuple[int, int], set[int]] = {}
         # Vote events are dispatched as concurrent tasks; the core must see them in order.
         self._poll_lock = asyncio.Lock()
+        # Handlers still running: stop() lets them finish before the store closes.
+        self._inflight: set[asyncio.Task[Any]] = set()
 
     def __repr__(self) -> str:
         return f"DiscordAdapter(guilds={self._guilds!r})"
@@ -183,6 +186,11 @@ class DiscordAdapter:
         if self._task is not None:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
+        if self._inflight:
+            _done, pending = await asyncio.wait(set(self._inflight), timeout=STOP_GRACE)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
         self._client = self._tree = self._task = None
         self._on_message = None
 
@@ -225,25 +233,43 @@ class DiscordAdapter:
             user=_user_ref(interaction.user), chat=_chat_ref(interaction), action=custom_id,
             locale=str(interaction.locale), message_id=message_id))
 
+    @contextlib.contextmanager
+    def _tracked(self) -> Iterator[None]:
+        task = asyncio.current_task()
+        if task is not None:
+            self._inflight.add(task)
+        try:
+            yield
+        finally:
+            if task is not None:
+                self._inflight.discard(task)
+
     async def _handle(self, interaction: discord.Interaction[Any], incoming: Incoming) -> None:
         if self._on_message is None:
             return
-        pending = _Pending(interaction, interaction.channel_id or 0)
-        token = _current.set(pending)
-        try:
-            await self._on_message(incoming)
-        finally:
-            _current.reset(token)
-        if not pending.answered and interaction.type is discord.InteractionType.application_command:
-            # Nothing was said in this channel (the answer went by DM, say): clear "thinking…".
-            with contextlib.suppress(discord.HTTPException):
-                await interaction.delete_original_response()
+        with self._tracked():
+            pending = _Pending(interaction, interaction.channel_id or 0)
+            token = _current.set(pending)
+            try:
+                await self._on_message(incoming)
+            finally:
+                _current.reset(token)
+            if not pending.answered and interaction.type is discord.InteractionType.application_command:
+                # Nothing was said in this channel (the answer went by DM, say): clear "thinking…".
+                with contextlib.suppress(discord.HTTPException):
+                    await interaction.delete_original_response()
 
     async def _on_poll_vote(self, event: discord.RawPollVoteActionEvent, *, added: bool) -> None:
         if self._on_message is None:
             return
         user = self.client.get_user(event.user_id)
         kind = ChatKind.PRIVATE if event.guild_id is None else ChatKind.GROUP
+        with self._tracked():
+            await self._deliver_vote(event, added=added, user=user, kind=kind)
+
+    async def _deliver_vote(self, event: discord.RawPollVoteActionEvent, *, added: bool,
+                            user: discord.User | None, kind: ChatKind) -> None:
+        assert self._on_message is not None
         async with self._poll_lock:  # FIFO: the core sees each person's changes in order
             answers = await self._answers_after(event, added=added)
             await self._on_message(Incoming(
