@@ -557,7 +557,8 @@ async def test_scheduled_events_mirror_follows_the_programme(tmp_path: Path) -> 
 
 async def test_scheduled_events_mirror_runs_on_its_alarm_and_keeps_to_100(tmp_path: Path) -> None:
     async with discord_bot(tmp_path, discord_events_guild=GUILD_ID) as bot:
-        await store_occurrences(bot.app, [make_occurrence(f"Session {n}", START + timedelta(hours=n + 1))
+        await store_occurrences(bot.app, [make_occurrence(f"Session {n}", START + timedelta(hours=n + 1),
+                                                          id=f"m{n:05d}", series_id=f"sm{n:05d}")
                                           for n in range(105)])
         alarms = bot.app.services.alarms
         assert isinstance(alarms, ManualAlarms)
