@@ -344,6 +344,8 @@ class DiscordAdapter:
     # -- delivery -------------------------------------------------------------------------------
 
     async def send(self, message: Outgoing) -> Delivered:
+        if self._client is None or self._client.is_closed():
+            raise DeliveryFailed("discord is not connected", transient=True)
         native = message.poll is not None and fits_native_poll(message.poll)
         kwargs = _render(message, native_poll=native)
         pending = _current.get()

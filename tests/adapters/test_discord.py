@@ -590,3 +590,12 @@ async def test_a_refused_token_is_adapter_unavailable(tmp_path: Path) -> None:
             with pytest.raises(AdapterUnavailable, match="token was refused"):
                 await adapter.start(ignore)
             assert not api.identifies
+
+
+async def test_sending_before_start_is_a_transient_failure() -> None:
+    from bot.errors import DeliveryFailed
+
+    adapter = DiscordAdapter(TOKEN)
+    with pytest.raises(DeliveryFailed) as caught:
+        await adapter.send(Outgoing(text="hi", chat=ChatRef(f"discord:{CHANNEL_ID}")))
+    assert caught.value.transient
