@@ -72,6 +72,7 @@ class Config:
     telegram_webhook_url: str = ""
     discord_token: SecretStr | None = None
     discord_guilds: tuple[int, ...] = ()
+    discord_events_guild: int | None = None
     console_user: str = "you"
     log_level: str = "WARNING"
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -79,7 +80,7 @@ class Config:
 
 _LISTS = {"organisers", "adapters", "digest_chats"}
 _INTS = {"horizon_days", "feed_max_bytes", "reminder_batch", "early_window_minutes", "digest_hour",
-         "reminder_lease_seconds"}
+         "reminder_lease_seconds", "discord_events_guild"}
 
 
 def load_config(path: Path | None = None, env: Mapping[str, str] | None = None,
