@@ -133,7 +133,7 @@ class SqlReminderRepository:
         eligible = sa.or_(*(sa.and_(r.platform == platform, r.ready_ts <= until)
                             for platform, until in horizons.items()))
         chosen = (sa.select(r.id).where(r.status == _PENDING, eligible)
-                  .order_by(r.ready_ts, r.id).limit(limit).scalar_subquery())
+                  .order_by(r.ready_ts).limit(limit).scalar_subquery())
         async with self._engine.begin() as conn:
             await conn.execute(reminders.update().where(r.id.in_(chosen), r.status == _PENDING)
                                .values(status=_SENDING, claim=token, claimed_at=now, updated_ts=now))
