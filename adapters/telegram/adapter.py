@@ -130,7 +130,7 @@ class TelegramAdapter:
     def from_config(cls, config: Config) -> TelegramAdapter:
         token = config.telegram_token.reveal() if config.telegram_token else ""
         return cls(token, base_url=config.telegram_base_url, webhook_url=config.telegram_webhook_url,
-                   webhook_listen=getattr(config, "telegram_webhook_listen", "127.0.0.1:8443"))
+                   webhook_listen=config.telegram_webhook_listen)
 
     def __repr__(self) -> str:
         return f"TelegramAdapter(username={self.username!r})"

@@ -504,3 +504,42 @@ async def test_httpx_request_lines_stay_quiet_at_info(tmp_path: Path, api: FakeB
     async with running(tmp_path, api):
         await api.wait_call("getUpdates")
     assert not [r for r in caplog.records if r.name.startswith("httpx")]
+
+
+# --------------------------------------------------------------------------- webhook mode
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+async def test_webhook_mode_receives_updates_and_checks_the_secret(tmp_path: Path, api: FakeBotApi) -> None:
+    import aiohttp
+
+    port = _free_port()
+    jane = api.add_user(1012, "Jane")
+    jane.started = True
+    async with running(tmp_path, api, telegram_webhook_url="https://bot.example.org/tg/hook",
+                       telegram_webhook_listen=f"127.0.0.1:{port}"):
+        [hook] = api.calls_to("setWebhook")
+        assert hook["url"] == "https://bot.example.org/tg/hook"
+        secret = hook["secret_token"]
+        assert secret and api.token not in secret
+        assert not api.calls_to("getUpdates")
+        update = {"update_id": 1, "message": {"message_id": 5, "date": 1_742_198_400, "from": jane.json(),
+                                              "chat": jane.private_chat(), "text": "/help",
+                                              "entities": [{"type": "bot_command", "offset": 0, "length": 5}]}}
+        async with aiohttp.ClientSession() as session:
+            async with session.post(f"http://127.0.0.1:{port}/tg/hook", json=update,
+                                    headers={"X-Telegram-Bot-Api-Secret-Token": "guess"}) as refused:
+                assert refused.status == 403
+            async with session.post(f"http://127.0.0.1:{port}/tg/hook", json=update,
+                                    headers={"X-Telegram-Bot-Api-Secret-Token": secret}) as accepted:
+                assert accepted.status == 200
+        [reply] = await api.wait_call("sendMessage", chat_id=1012)
+        assert "/subscribe" in shown(reply)
