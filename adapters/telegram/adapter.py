@@ -38,6 +38,7 @@ from adapters.telegram.convert import (
     platform_id,
     subscribe_link,
     to_html,
+    utf16_len,
 )
 from adapters.telegram.redact import TokenRedactor
 from bot.config import Config
@@ -52,6 +53,7 @@ DEFAULT_LANGUAGE = "en"
 POLL_TIMEOUT = 10  # seconds a getUpdates long poll stays open
 _COMMAND_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
 _QUESTION_LIMIT, _OPTION_LIMIT, _MAX_OPTIONS = 300, 100, 12
+_MAX_MENU = 100
 
 
 def _api_url(base: str, kind: str) -> str:
@@ -256,7 +258,9 @@ class TelegramAdapter:
             raise _translate(exc, destination, private=message.user is not None or chat_id > 0) from None
 
     async def _send_text(self, chat_id: int, text: str, markup: InlineKeyboardMarkup | None) -> Delivered:
-        pieces = list(chunks(text)) or [" "]
+        pieces = list(chunks(text))
+        if not pieces:
+            raise DeliveryFailed("an empty message cannot be sent to Telegram", transient=False)
         sent: Message | None = None
         for index, piece in enumerate(pieces):
             last = index == len(pieces) - 1
@@ -279,7 +283,7 @@ class TelegramAdapter:
         attachment = message.attachment
         assert attachment is not None
         caption: str | None = message.text
-        if message.text and len(message.text) > CAPTION_LIMIT:
+        if message.text and utf16_len(message.text) > CAPTION_LIMIT:
             await self._send_text(chat_id, message.text, None)
             caption = None
         upload = InputFile(attachment.content, filename=attachment.filename)
@@ -331,8 +335,11 @@ class TelegramAdapter:
 
 
 def _bot_commands(menu: CommandMenu, language: str) -> list[BotCommand]:
-    commands = []
+    commands: list[BotCommand] = []
     for spec in menu.commands:
+        if len(commands) == _MAX_MENU:
+            log.warning("Telegram's menu holds %d commands; /%s and later are left out", _MAX_MENU, spec.name)
+            break
         name = str(spec.name).lower()
         if not 1 <= len(name) <= 32 or not set(name) <= _COMMAND_NAME_CHARS:
             log.warning("command /%s cannot be listed in Telegram's menu", name)

@@ -120,12 +120,28 @@ def to_html(text: str) -> str:
     return html.escape(text, quote=False)
 
 
+def utf16_len(text: str) -> int:
+    """Telegram measures text in UTF-16 code units: an emoji outside the BMP counts twice."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _fitting_prefix(text: str, limit: int) -> int:
+    """Number of characters of ``text`` that fit in ``limit`` UTF-16 units."""
+    used = 0
+    for index, char in enumerate(text):
+        used += 2 if ord(char) > 0xFFFF else 1
+        if used > limit:
+            return index
+    return len(text)
+
+
 def chunks(text: str, limit: int = MESSAGE_LIMIT) -> Iterator[str]:
     """Split long text at line breaks (or hard, for a single huge line) into pieces that fit."""
-    while len(text) > limit:
-        cut = text.rfind("\n", 0, limit + 1)
+    while utf16_len(text) > limit:
+        fits = _fitting_prefix(text, limit)
+        cut = text.rfind("\n", 0, fits + 1)
         if cut <= 0:
-            cut = limit
+            cut = fits
         yield text[:cut]
         text = text[cut:].lstrip("\n")
     if text:

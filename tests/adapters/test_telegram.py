@@ -259,6 +259,21 @@ def test_chunks_split_a_huge_line_hard() -> None:
     assert list(chunks("ab\ncd\nef", 5)) == ["ab\ncd", "ef"]
 
 
+def test_chunks_count_emoji_as_telegram_does() -> None:
+    assert list(chunks("🧠🧠🧠", 4)) == ["🧠🧠", "🧠"]  # two UTF-16 units each
+    assert list(chunks("ŵŷâ", 2)) == ["ŵŷ", "â"]  # one unit each
+
+
+async def test_emoji_heavy_text_is_split_within_telegrams_limit(bot: Running) -> None:
+    api = bot.api
+    api.add_group(GROUP, "room")
+    text = "\n".join("🧠" * 99 for _ in range(30))  # 2,999 characters, 5,969 UTF-16 units
+    await bot.adapter.send(Outgoing(text, chat=ChatRef(f"telegram:{GROUP}")))
+    calls = api.calls_to("sendMessage")
+    assert len(calls) == 2 and all(c.error is None for c in calls)
+    assert "\n".join(shown(c) for c in calls) == text
+
+
 async def test_buttons_become_an_inline_keyboard(bot: Running) -> None:
     api = bot.api
     api.add_group(GROUP, "room")
@@ -543,3 +558,26 @@ async def test_webhook_mode_receives_updates_and_checks_the_secret(tmp_path: Pat
                 assert accepted.status == 200
         [reply] = await api.wait_call("sendMessage", chat_id=1012)
         assert "/subscribe" in shown(reply)
+
+
+# --------------------------------------------------------------------------- Q&A (adapter level)
+
+
+async def test_questions_and_upvotes_reach_the_core_as_text_and_actions(bot: Running) -> None:
+    api = bot.api
+    room = api.add_group(GROUP, "CPD room")
+    kate, liam = api.add_user(1013, "Kate"), api.add_user(1014, "Liam", username="liam_sw")
+    seen: list[Incoming] = []
+    bot.adapter._on_message = _recording(seen)
+    api.say(kate, "/ask@eventbot_test_bot Is <consent> & capacity covered? Ŵyr?", group=room)
+    question = await bot.adapter.send(Outgoing("Q1: Is <consent> & capacity covered? Ŵyr?",
+                                               chat=ChatRef(f"telegram:{GROUP}"),
+                                               buttons=((Button("👍 1", "q:1:up"),),)))
+    api.press(liam, "q:1:up", message=api.calls_to("sendMessage")[0].result)
+    await api.wait_until(lambda: len(seen) == 2, what="the question and the upvote")
+    ask, upvote = seen
+    assert ask.text == "/ask Is <consent> & capacity covered? Ŵyr?"
+    assert ask.chat.id == f"telegram:{GROUP}" and ask.user == UserRef("telegram:1013", "Kate")
+    assert (upvote.action, upvote.user, upvote.message_id) == (
+        "q:1:up", UserRef("telegram:1014", "liam_sw"), question.message_id)
+    await api.wait_call("answerCallbackQuery")
