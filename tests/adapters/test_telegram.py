@@ -94,6 +94,21 @@ async def test_start_polls_inside_our_loop_and_stop_undoes_it(tmp_path: Path, ap
     assert len(api.calls) == before
 
 
+async def test_settings_come_from_the_environment(tmp_path: Path, api: FakeBotApi) -> None:
+    from bot.config import load_config
+
+    config = load_config(env={"EVENTBOT_TELEGRAM_TOKEN": api.token, "EVENTBOT_TELEGRAM_BASE_URL": api.base_url,
+                              "EVENTBOT_DB": str(tmp_path / "env.db")})
+    assert api.token not in repr(config)
+    adapter = TelegramAdapter.from_config(config)
+    await adapter.start(_ignore)
+    try:
+        assert adapter.username == "eventbot_test_bot"
+        assert api.calls_to("getMe")
+    finally:
+        await adapter.stop()
+
+
 async def test_missing_token_is_a_clear_start_up_error() -> None:
     with pytest.raises(AdapterUnavailable, match="EVENTBOT_TELEGRAM_TOKEN"):
         TelegramAdapter.from_config(Config())
@@ -581,3 +596,18 @@ async def test_questions_and_upvotes_reach_the_core_as_text_and_actions(bot: Run
     assert (upvote.action, upvote.user, upvote.message_id) == (
         "q:1:up", UserRef("telegram:1014", "liam_sw"), question.message_id)
     await api.wait_call("answerCallbackQuery")
+
+
+def test_base_url_forms() -> None:
+    from adapters.telegram.adapter import _api_url
+
+    assert _api_url("http://localhost:8081", "bot") == "http://localhost:8081/bot"
+    assert _api_url("http://localhost:8081/", "file") == "http://localhost:8081/file/bot"
+    assert _api_url("http://localhost:8081/bot", "file") == "http://localhost:8081/file/bot"
+    assert _api_url("http://h/bot{token}/test", "bot") == "http://h/bot{token}/test"
+    assert _api_url("http://h/bot{token}/test", "file") == "http://h/file/bot{token}/test"
+
+
+async def test_base_url_without_the_bot_suffix_works(tmp_path: Path, api: FakeBotApi) -> None:
+    async with running(tmp_path, api, telegram_base_url=f"http://127.0.0.1:{api.port}") as run:
+        assert run.adapter.username == "eventbot_test_bot"
