@@ -46,8 +46,9 @@ class Running:
 
 
 def telegram_config(tmp_path: Path, api: FakeBotApi, **settings: Any) -> Config:
+    settings = {"telegram_base_url": api.base_url, **settings}
     return replace(Config(), db=tmp_path / "bot.db", organisers=(f"telegram:{ORGANISER}",),
-                   telegram_token=SecretStr(api.token), telegram_base_url=api.base_url, **settings)
+                   telegram_token=SecretStr(api.token), **settings)
 
 
 @contextlib.asynccontextmanager
