@@ -42,7 +42,7 @@ from adapters.telegram.convert import (
 )
 from adapters.telegram.redact import TokenRedactor
 from bot.config import Config
-from bot.errors import AdapterUnavailable, DeliveryFailed, RateLimited, RecipientUnreachable
+from bot.errors import AdapterUnavailable, ConfigError, DeliveryFailed, RateLimited, RecipientUnreachable
 from bot.models import Button, Delivered, Outgoing, PollSpec
 from bot.ports import Capability, CommandMenu, MessageHandler, RateLimits
 
@@ -119,7 +119,7 @@ class TelegramAdapter:
         self._token = token
         self._base_url = base_url
         self._webhook_url = webhook_url
-        self._webhook_listen = webhook_listen
+        self._webhook_listen = _listen_address(webhook_listen) if webhook_url else ("", 0)
         self._poll_timeout = poll_timeout
         self._redactor = TokenRedactor(token)
         self._redactor.install()
@@ -179,6 +179,10 @@ class TelegramAdapter:
                                             allowed_updates=list(ALLOWED_UPDATES),
                                             error_callback=self._polling_error)
             await app.start()
+        except TelegramError as exc:
+            await self.stop()
+            raise AdapterUnavailable("telegram", f"could not start receiving updates: "
+                                                 f"{self._redactor.redact(str(exc))}") from None
         except BaseException:
             await self.stop()
             raise
@@ -187,14 +191,14 @@ class TelegramAdapter:
                  "webhook" if self._webhook_url else "polling")
 
     async def _start_webhook(self, app: Application[Any, Any, Any, Any, Any, Any]) -> None:
-        host, _, port = self._webhook_listen.rpartition(":")
+        host, port = self._webhook_listen
         path = urlsplit(self._webhook_url).path.lstrip("/")
         # Telegram echoes this in X-Telegram-Bot-Api-Secret-Token; derived from the token so
         # that it survives restarts without another setting, and reveals nothing about it.
         secret = hashlib.sha256(f"eventbot-webhook:{self._token}".encode()).hexdigest()[:48]
         try:
             await app.updater.start_webhook(  # type: ignore[union-attr]
-                listen=host or "127.0.0.1", port=int(port), url_path=path, webhook_url=self._webhook_url,
+                listen=host, port=port, url_path=path, webhook_url=self._webhook_url,
                 allowed_updates=list(ALLOWED_UPDATES), secret_token=secret)
         except RuntimeError as exc:
             raise AdapterUnavailable("telegram", f"webhook mode needs eventbot[telegram]: {exc}") from None
@@ -332,6 +336,18 @@ class TelegramAdapter:
         if not self.username:
             raise RuntimeError("the bot's username is known only after start()")
         return subscribe_link(self.username, event_id)
+
+
+def _listen_address(listen: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[::1]:8443`` for IPv6) of the webhook server.
+
+    Raises:
+        ConfigError: Not of that form.
+    """
+    host, _, port = listen.rpartition(":")
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"telegram_webhook_listen must be HOST:PORT, not {listen!r}")
+    return host.strip("[]") or "127.0.0.1", int(port)
 
 
 def _bot_commands(menu: CommandMenu, language: str) -> list[BotCommand]:

@@ -612,3 +612,19 @@ def test_base_url_forms() -> None:
 async def test_base_url_without_the_bot_suffix_works(tmp_path: Path, api: FakeBotApi) -> None:
     async with running(tmp_path, api, telegram_base_url=f"http://127.0.0.1:{api.port}") as run:
         assert run.adapter.username == "eventbot_test_bot"
+
+
+def test_webhook_listen_address_is_checked() -> None:
+    from bot.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="HOST:PORT"):
+        TelegramAdapter("1:x", webhook_url="https://bot.example.org/hook", webhook_listen="localhost")
+    TelegramAdapter("1:x", webhook_listen="ignored without a webhook URL")
+
+
+async def test_failing_to_start_polling_is_a_clear_start_up_error(tmp_path: Path, api: FakeBotApi) -> None:
+    api.fail_next("deleteWebhook", BotApiError(500, "Internal Server Error"))
+    adapter = TelegramAdapter.from_config(telegram_config(tmp_path, api))
+    with pytest.raises(AdapterUnavailable, match="could not start receiving updates"):
+        await adapter.start(_ignore)
+    assert adapter._app is None
