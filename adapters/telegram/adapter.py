@@ -16,7 +16,16 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Message, Update
+from telegram import (
+    BotCommand,
+    BotCommandScope,
+    BotCommandScopeChat,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputFile,
+    Message,
+    Update,
+)
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
@@ -43,7 +52,7 @@ from adapters.telegram.convert import (
 from adapters.telegram.redact import TokenRedactor
 from bot.config import Config
 from bot.errors import AdapterUnavailable, ConfigError, DeliveryFailed, RateLimited, RecipientUnreachable
-from bot.models import Button, Delivered, Outgoing, PollSpec
+from bot.models import Button, Delivered, Outgoing, PollSpec, Role
 from bot.ports import Capability, CommandMenu, MessageHandler, RateLimits
 
 log = logging.getLogger(__name__)
@@ -111,7 +120,8 @@ class TelegramAdapter:
     limits = RateLimits(global_per_second=30, per_chat_per_second=1, per_group_per_minute=20)
 
     def __init__(self, token: str, *, base_url: str = "", webhook_url: str = "",
-                 webhook_listen: str = "127.0.0.1:8443", poll_timeout: float = POLL_TIMEOUT) -> None:
+                 webhook_listen: str = "127.0.0.1:8443", poll_timeout: float = POLL_TIMEOUT,
+                 organisers: Sequence[int] = ()) -> None:
         if not token:
             raise AdapterUnavailable("telegram", "set EVENTBOT_TELEGRAM_TOKEN to the token BotFather gave you")
         # Opt in to PTB's future timedelta durations: the int form warns on every RetryAfter.
@@ -121,6 +131,7 @@ class TelegramAdapter:
         self._webhook_url = webhook_url
         self._webhook_listen = _listen_address(webhook_listen) if webhook_url else ("", 0)
         self._poll_timeout = poll_timeout
+        self._organisers = tuple(organisers)  # Telegram user ids that see the organiser commands
         self._redactor = TokenRedactor(token)
         self._redactor.install()
         self._app: Application[Any, Any, Any, Any, Any, Any] | None = None
@@ -131,8 +142,10 @@ class TelegramAdapter:
     @classmethod
     def from_config(cls, config: Config) -> TelegramAdapter:
         token = config.telegram_token.reveal() if config.telegram_token else ""
+        organisers = [int(o.partition(":")[2]) for o in config.organisers
+                      if o.startswith("telegram:") and o.partition(":")[2].lstrip("-").isdigit()]
         return cls(token, base_url=config.telegram_base_url, webhook_url=config.telegram_webhook_url,
-                   webhook_listen=config.telegram_webhook_listen)
+                   webhook_listen=config.telegram_webhook_listen, organisers=organisers)
 
     def __repr__(self) -> str:
         return f"TelegramAdapter(username={self.username!r})"
@@ -322,14 +335,19 @@ class TelegramAdapter:
     # -- commands and links ------------------------------------------------------------------
 
     async def publish_commands(self, menu: CommandMenu) -> None:
+        """Everyone's menu leaves out organiser-only commands; each configured organiser's
+        private chat gets the full list. English is the default, other languages by code."""
         languages = [DEFAULT_LANGUAGE, *(lang for lang in menu.languages if lang != DEFAULT_LANGUAGE)]
-        for language in languages:
-            commands = _bot_commands(menu, language)
-            try:
-                await self._bot.set_my_commands(
-                    commands, language_code=None if language == DEFAULT_LANGUAGE else language)
-            except TelegramError as exc:
-                raise _translate(exc, "setMyCommands", private=False) from None
+        scopes: list[tuple[BotCommandScope | None, Role]] = [(None, Role.FACILITATOR)]
+        scopes += [(BotCommandScopeChat(chat_id), Role.ORGANISER) for chat_id in self._organisers]
+        for scope, role in scopes:
+            for language in languages:
+                commands = _bot_commands(menu, language, role)
+                try:
+                    await self._bot.set_my_commands(
+                        commands, scope=scope, language_code=None if language == DEFAULT_LANGUAGE else language)
+                except TelegramError as exc:
+                    raise _translate(exc, "setMyCommands", private=False) from None
 
     def subscribe_link(self, event_id: str) -> str:
         """``https://t.me/<bot>?start=sub_<id>`` for this bot (known once started)."""
@@ -350,9 +368,11 @@ def _listen_address(listen: str) -> tuple[str, int]:
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
-def _bot_commands(menu: CommandMenu, language: str) -> list[BotCommand]:
+def _bot_commands(menu: CommandMenu, language: str, role: Role) -> list[BotCommand]:
     commands: list[BotCommand] = []
     for spec in menu.commands:
+        if getattr(spec, "role", Role.ATTENDEE) > role:
+            continue
         if len(commands) == _MAX_MENU:
             log.warning("Telegram's menu holds %d commands; /%s and later are left out", _MAX_MENU, spec.name)
             break

@@ -23,7 +23,7 @@ from bot.app import App, open_app
 from bot.clock import FakeClock
 from bot.config import Config, SecretStr
 from bot.errors import AdapterUnavailable, DeliveryFailed, RateLimited, RecipientUnreachable
-from bot.models import Attachment, Button, ChatKind, ChatRef, Incoming, Outgoing, PollSpec, UserRef
+from bot.models import Attachment, Button, ChatKind, ChatRef, Incoming, Outgoing, PollSpec, Role, UserRef
 from tests.fakes.telegram_api import BotApiError, FakeBotApi, rate_limited
 from tests.harness import START, make_occurrence, store_occurrences
 
@@ -501,13 +501,20 @@ async def test_malformed_update_is_ignored_with_a_log_line(bot: Running, caplog:
 
 async def test_command_menu_published_in_english_and_welsh(bot: Running) -> None:
     api = bot.api
-    calls = await api.wait_call("setMyCommands", 2)
-    assert [c.get("language_code") for c in calls] == [None, "cy"]
-    english = {c["command"]: c["description"] for c in api.commands[""]}
+    calls = await api.wait_call("setMyCommands", 4)
+    assert [(c.get("scope"), c.get("language_code")) for c in calls] == [
+        (None, None), (None, "cy"),
+        ({"type": "chat", "chat_id": ORGANISER}, None), ({"type": "chat", "chat_id": ORGANISER}, "cy")]
+    english = {c["command"]: c["description"] for c in api.commands["default", ""]}
     assert english["subscribe"] == "Get reminders for a session, a series, or all."
     assert {"help", "start", "events", "subscribe", "mine"} <= set(english)
-    assert set(english) == {c["command"] for c in api.commands["cy"]}
-    assert all(1 <= len(c["description"]) <= 256 for c in api.commands["cy"])
+    assert set(english) == {c["command"] for c in api.commands["default", "cy"]}
+    assert all(1 <= len(c["description"]) <= 256 for c in api.commands["default", "cy"])
+    # organiser-only commands are listed in the organisers' private chats only
+    organiser_only = {spec.name for spec in bot.app.services.router.commands() if spec.role is Role.ORGANISER}
+    assert organiser_only and not organiser_only & set(english)
+    full = {c["command"] for c in api.commands[f"chat:{ORGANISER}", ""]}
+    assert full == set(english) | organiser_only
 
 
 async def test_the_token_never_appears_in_logs(tmp_path: Path, api: FakeBotApi,

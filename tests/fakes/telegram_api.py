@@ -206,7 +206,8 @@ class FakeBotApi:
         self.users: dict[int, FakeUser] = {}
         self.groups: dict[int, dict[str, Any]] = {}
         self.calls: list[Call] = []
-        self.commands: dict[str, list[dict[str, Any]]] = {}
+        # (scope, language code) -> commands; scope is "default" or "chat:<id>", language "" for all
+        self.commands: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.polls: dict[str, FakePoll] = {}
         self.webhook_url = ""
         self._updates: list[dict[str, Any]] = []
@@ -517,11 +518,11 @@ class FakeBotApi:
                 raise BotApiError(400, "Bad Request: BOT_COMMAND_INVALID")
             if not 1 <= len(command.get("description", "")) <= 256:
                 raise BotApiError(400, "Bad Request: BOT_COMMAND_DESCRIPTION_INVALID")
-        self.commands[params.get("language_code") or ""] = commands
+        self.commands[_scope_key(params), params.get("language_code") or ""] = commands
         return True
 
     async def _m_deleteMyCommands(self, params: dict[str, Any]) -> Any:
-        self.commands.pop(params.get("language_code") or "", None)
+        self.commands.pop((_scope_key(params), params.get("language_code") or ""), None)
         return True
 
 
@@ -543,6 +544,17 @@ async def _read_params(request: web.Request) -> dict[str, Any]:
         else:
             params[key] = value
     return params
+
+
+def _scope_key(params: dict[str, Any]) -> str:
+    scope = params.get("scope") or {"type": "default"}
+    if scope.get("type") == "default":
+        return "default"
+    if scope.get("type") in {"chat", "chat_administrators"}:
+        return f"{scope['type']}:{scope['chat_id']}"
+    if scope.get("type") == "chat_member":
+        return f"chat_member:{scope['chat_id']}:{scope['user_id']}"
+    return str(scope["type"])
 
 
 def _error(exc: BotApiError) -> web.Response:
