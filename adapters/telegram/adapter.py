@@ -406,6 +406,8 @@ def _fits_native_poll(poll: PollSpec) -> bool:
 def _translate(exc: TelegramError, destination: str, *, private: bool) -> DeliveryFailed:
     """Platform failures as the core understands them."""
     if isinstance(exc, RetryAfter):
+        # No PTB rate limiter is configured, so PTB raised this on the first 429 without
+        # retrying: nothing was delivered, and the dispatcher decides when to try again.
         wait = exc.retry_after
         seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
         return RateLimited(seconds, scope=destination)
