@@ -46,8 +46,11 @@ async def events(ctx: Context, cmd: ParsedCommand) -> None:
     else:
         found = await ctx.services.store.calendars.search_occurrences(query, after=now, limit=UPCOMING_LIMIT)
         heading = _("Sessions matching “{query}”:", query=query)
+    if not found and word in {"", "upcoming"}:
+        await ctx.reply(await _nothing_upcoming(ctx))
+        return
     if not found:
-        await ctx.reply(_("No sessions found. Organisers can load a programme with /import."))
+        await ctx.reply(_("No sessions found. Try /events for what is coming up."))
         return
     lines = [heading, *(occurrence_line(o, tz, _, now) for o in found),
              _("Subscribe with /subscribe ID (or /subscribe all).")]
@@ -55,6 +58,17 @@ async def events(ctx: Context, cmd: ParsedCommand) -> None:
     if ctx.services.messenger.can(ctx.chat.id, Capability.BUTTONS):
         buttons = tuple((Button(_("🔔 {title}", title=o.title[:40]), f"sub:{o.id}"),) for o in found[:8])
     await ctx.reply("\n".join(lines), buttons=buttons)
+
+
+async def _nothing_upcoming(ctx: Context) -> str:
+    """No future sessions: say so, and show the most recent ones so the programme is visible."""
+    _ = ctx._
+    recent = await _occurrences(ctx, ctx.now - timedelta(days=800), ctx.now)
+    if not recent:
+        return _("No sessions found. Organisers can load a programme with /import.")
+    lines = [_("No upcoming sessions. The most recent were:")]
+    lines += [occurrence_line(o, ctx.timezone, _, ctx.now) for o in recent[-3:]]
+    return "\n".join(lines)
 
 
 async def _subscribe(ctx: Context, query: str) -> None:

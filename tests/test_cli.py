@@ -1,0 +1,52 @@
+"""The command line as a newcomer meets it: clear one-line errors, non-zero exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def eventbot(*args: str, stdin: str = "", cwd: Path | None = None, env: dict[str, str] | None = None,
+             timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("EVENTBOT_")}
+    full_env["PYTHONPATH"] = str(REPO)
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, "-m", "bot", *args], input=stdin, capture_output=True, text=True,
+                          cwd=cwd or REPO, env=full_env, timeout=timeout)
+
+
+def test_wrong_option_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    result = eventbot("--db", str(tmp_path / "x.db"), "events", "--bogus")
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and result.stderr.startswith("error:")
+
+
+def test_missing_config_file_is_one_line(tmp_path: Path) -> None:
+    result = eventbot("--config", str(tmp_path / "missing.toml"), "events")
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"error: config file not found: {tmp_path / 'missing.toml'}"
+
+
+def test_unknown_adapter_is_one_line(tmp_path: Path) -> None:
+    result = eventbot("--db", str(tmp_path / "x.db"), "run", "--adapter", "irc")
+    assert result.returncode == 1
+    assert result.stderr.strip().startswith("error: adapter 'irc' is unavailable: unknown adapter")
+    assert "Traceback" not in result.stderr
+
+
+def test_events_json_on_an_empty_database(tmp_path: Path) -> None:
+    result = eventbot("--db", str(tmp_path / "x.db"), "events", "--json", "--from", "2025-03-17")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == []
+
+
+def test_bad_date_and_zone_are_refused(tmp_path: Path) -> None:
+    bad_zone = eventbot("--db", str(tmp_path / "x.db"), "events", "--tz", "Mars/Olympus")
+    assert bad_zone.returncode == 1 and bad_zone.stderr.startswith("error: “Mars/Olympus” is not a time zone")
+    bad_date = eventbot("--db", str(tmp_path / "x.db"), "events", "--from", "17/03/2025")
+    assert bad_date.returncode == 1 and "is not a date" in bad_date.stderr
