@@ -7,14 +7,14 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from types import ModuleType
 from typing import Any
 
 from bot.alarms import Alarms, SchedulerAlarms
 from bot.clock import SystemClock
-from bot.commands import basic, roles, schedule
+from bot.commands import basic, calendars, roles, schedule
 from bot.commands.router import Router
 from bot.completion import Completer
 from bot.config import Config
@@ -32,7 +32,7 @@ ENTRY_POINT_GROUP = "eventbot.adapters"
 
 # Each feature module has ``register(router)`` and may have ``async setup(services, stack)``
 # to start background work (rebuilding its alarms from the store) once the store is open.
-FEATURES: tuple[ModuleType, ...] = (basic, schedule, roles)
+FEATURES: tuple[ModuleType, ...] = (basic, schedule, roles, calendars)
 
 
 def build_router(features: Sequence[ModuleType] = FEATURES) -> Router:
@@ -80,6 +80,26 @@ def default_adapters(config: Config) -> list[str]:
 class App:
     services: Services
     bot: Bot
+    adapters: list[ChatAdapter] = field(default_factory=list)
+    _stack: contextlib.AsyncExitStack | None = None
+
+    async def start_adapters(self) -> None:
+        """Start receiving on every adapter, then publish the command menu where supported."""
+        assert self._stack is not None
+        services = self.services
+        for adapter in self.adapters:
+            await adapter.start(self.bot.handle)
+            self._stack.push_async_callback(adapter.stop)
+            log.info("adapter %s started", adapter.name)
+        menu = CommandMenu(commands=services.router.commands(), languages=tuple(LANGUAGES),
+                           translate=lambda msgid, lang: translator(lang)(msgid),
+                           complete=Completer(services))
+        for adapter in self.adapters:
+            if isinstance(adapter, SupportsCommandMenu):
+                try:
+                    await adapter.publish_commands(menu)
+                except Exception:
+                    log.exception("could not publish commands to %s", adapter.name)
 
     @property
     def store(self) -> SqlStore:
@@ -115,18 +135,7 @@ async def open_app(config: Config, *, adapters: Sequence[ChatAdapter] = (), cloc
                 await setup(services, stack)
         alarms.start()
         stack.push_async_callback(alarms.shutdown)
+        app = App(services=services, bot=bot, adapters=list(adapters), _stack=stack)
         if start_adapters:
-            for adapter in adapters:
-                await adapter.start(bot.handle)
-                stack.push_async_callback(adapter.stop)
-                log.info("adapter %s started", adapter.name)
-            menu = CommandMenu(commands=services.router.commands(), languages=tuple(LANGUAGES),
-                               translate=lambda msgid, lang: translator(lang)(msgid),
-                               complete=Completer(services))
-            for adapter in adapters:
-                if isinstance(adapter, SupportsCommandMenu):
-                    try:
-                        await adapter.publish_commands(menu)
-                    except Exception:
-                        log.exception("could not publish commands to %s", adapter.name)
-        yield App(services=services, bot=bot)
+            await app.start_adapters()
+        yield app

@@ -5,7 +5,6 @@ from the source, merges it into every ``<lang>/LC_MESSAGES/eventbot.po`` and com
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 from bot.i18n import DOMAIN, LOCALE_DIR
 

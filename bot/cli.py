@@ -33,11 +33,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="eventbot", description="Self-hosted chat bot for professional events.")
-    parser.add_argument("--db", type=Path, default=None,
-                        help="SQLite database file (env EVENTBOT_DB, default ./eventbot.db)")
-    parser.add_argument("--config", type=Path, default=None,
-                        help="TOML settings file (env EVENTBOT_CONFIG); EVENTBOT_* variables override it")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
+    _add_global_options(parser, defaults=True)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     run = sub.add_parser("run", help="run the bot (on the console when no platform token is set)")
@@ -72,7 +68,22 @@ def build_parser() -> argparse.ArgumentParser:
         add_cli = getattr(feature, "add_cli", None)
         if add_cli is not None:
             add_cli(sub)
+    # The global options work after the subcommand too (`eventbot run --db x.db`).
+    for subparser in sub.choices.values():
+        _add_global_options(subparser, defaults=False)
     return parser
+
+
+def _add_global_options(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
+    def default(value: Any) -> Any:
+        return value if defaults else argparse.SUPPRESS
+
+    parser.add_argument("--db", type=Path, default=default(None),
+                        help="SQLite database file (env EVENTBOT_DB, default ./eventbot.db)")
+    parser.add_argument("--config", type=Path, default=default(None),
+                        help="TOML settings file (env EVENTBOT_CONFIG); EVENTBOT_* variables override it")
+    parser.add_argument("-v", "--verbose", action="count", default=default(0),
+                        help="more log output (-vv for debug)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -93,12 +104,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 1
 
 
-async def _run(args: argparse.Namespace, config: Config) -> int:
+async def _run(args: argparse.Namespace, config: Config, *, demo_dir: Path | None = None) -> int:
     from bot.app import default_adapters, load_adapter, open_app
+    from bot.samples import add_demo_session, load_shipped_schedules
 
     names = args.adapters or default_adapters(config)
     adapters = [load_adapter(name, config) for name in names]
-    async with open_app(config, adapters=adapters) as app:
+    async with open_app(config, adapters=adapters, start_adapters=False) as app:
+        if names == ["console"] and not config.feeds:
+            await load_shipped_schedules(app.services)
+        if demo_dir is not None:
+            demo_id = await add_demo_session(app.services, demo_dir, args.minutes)
+            _ = translator(config.language)
+            print(_("Demo: session [{id}] starts in {minutes} minutes. Try /events, /subscribe {id}, "
+                    "/live {id}, /poll \"How are you?\" Good Tired, /ask A question…",
+                    id=demo_id, minutes=f"{args.minutes:g}"), flush=True)
+        await app.start_adapters()
         log.info("eventbot running with %s on %s", ", ".join(names), config.db)
         await app.wait_finished()
     return 0
@@ -108,13 +129,10 @@ async def _demo(args: argparse.Namespace, config: Config) -> int:
     import tempfile
     from dataclasses import replace
 
-    from bot.demo import prepare_demo
-
     with tempfile.TemporaryDirectory(prefix="eventbot-demo-") as tmp:
         config = replace(config, db=Path(tmp) / "demo.db")
-        await prepare_demo(config, minutes=args.minutes)
         args.adapters = args.adapters or ["console"]
-        return await _run(args, config)
+        return await _run(args, config, demo_dir=Path(tmp))
 
 
 def _parse_when(text: str, tz: Any, *, end: bool = False) -> datetime:

@@ -56,8 +56,12 @@ class AdapterUnavailable(BotError, RuntimeError):
         super().__init__(f"adapter {name!r} is unavailable: {reason}")
 
 
-class FeedError(BotError, ValueError):
-    """A calendar source could not be read or is not iCalendar; the stored calendar is untouched."""
+class FeedError(UserError, ValueError):
+    """A calendar source could not be read or is not iCalendar; the stored calendar is untouched.
+
+    Like every ``UserError`` it carries a msgid and parameters, so the one-line message is
+    shown in the reader's language.
+    """
 
 
 # --- delivery failures, raised by adapters and understood by the dispatcher ---

@@ -50,3 +50,25 @@ def test_bad_date_and_zone_are_refused(tmp_path: Path) -> None:
     assert bad_zone.returncode == 1 and bad_zone.stderr.startswith("error: “Mars/Olympus” is not a time zone")
     bad_date = eventbot("--db", str(tmp_path / "x.db"), "events", "--from", "17/03/2025")
     assert bad_date.returncode == 1 and "is not a date" in bad_date.stderr
+
+
+def test_console_run_answers_every_line_and_exits_on_eof(tmp_path: Path) -> None:
+    lines = ("you: /events\nalice: /subscribe all\nalice: /mine\nalice: /remind 2h 10m\n"
+             "alice: /timezone Mars/Olympus\n")
+    result = eventbot("run", "--db", str(tmp_path / "x.db"), stdin=lines)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    # The shipped schedules were loaded into the empty database and are listed.
+    assert "Session 4: Learning from Practice – Case Study 3" in out
+    assert "You will be reminded of every session." in out
+    assert "• every session" in out
+    assert "You will be reminded 2h, 10m before each session you follow." in out
+    assert out.rstrip().endswith(
+        "“Mars/Olympus” is not a time zone I know. Use a name like Europe/London or America/New_York.")
+    assert "Traceback" not in result.stderr
+
+
+def test_console_private_replies_are_addressed(tmp_path: Path) -> None:
+    result = eventbot("run", "--db", str(tmp_path / "x.db"), stdin="bob: /subscribe all\nbob: /ics\n")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[1].startswith("[to bob] ")

@@ -1,0 +1,559 @@
+"""Named calendars kept in sync with their feeds.
+
+``CalendarService.sync`` fetches a source, parses it, and compares it with what is stored,
+by identity (UID + RECURRENCE-ID, never the title). The difference is stored in one
+transaction and reported as added / changed / cancelled occurrences; listeners registered
+with ``add_listener`` (the change notices below, the reminder planner) get that report.
+
+Occurrences are materialised from a day ago to ``horizon_days`` ahead. Unchanged series are
+not expanded again on a refresh; ``advance_horizon`` (run daily) fills in the days that come
+into the horizon as time passes. Windows outside it are answered by expanding the stored
+series, so ``occurrences_between`` answers for any window, past or future.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from pathlib import PurePosixPath
+from typing import Any
+from urllib.parse import urlsplit
+
+import icalendar
+import x_wr_timezone
+
+from bot.errors import AdapterUnavailable, DeliveryFailed, FeedError, UserError
+from bot.feeds import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT, FeedFetcher, is_url, normalise_source
+from bot.i18n import N_, Translator, translator
+from bot.ical import FeedProblem, expand, feed_hash, parse_feed
+from bot.models import Attachment, ChatRef, Delivery, EventStatus, Occurrence, Outgoing, UserRef
+from bot.ports import CalendarInfo, Clock, SeriesRecord, Store
+from bot.timeutil import format_when, zone
+
+log = logging.getLogger(__name__)
+
+LOOKBACK = timedelta(days=1)
+NOTICE_LINES = 10
+
+ChangeListener = Callable[["SyncReport"], Awaitable[None]]
+Send = Callable[[Outgoing], Awaitable[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One occurrence that is still on but differs from before.
+
+    Attributes:
+        before: The occurrence as stored before the refresh.
+        after: The occurrence as it is now.
+        fields: What changed, among ``time``, ``title``, ``location``, ``link`` and
+            ``status`` (a cancelled session that is on again).
+    """
+
+    before: Occurrence
+    after: Occurrence
+    fields: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class SyncReport:
+    """What one refresh of one calendar did.
+
+    Attributes:
+        calendar: Calendar name.
+        source: Where it was read from.
+        unchanged: True when the source said "not modified" or its content was identical,
+            so nothing was parsed.
+        added: Occurrences that are new.
+        changed: Occurrences whose time, title, location or link changed.
+        cancelled: Occurrences cancelled by STATUS or gone from the feed (as they are
+            stored now, with status cancelled).
+        problems: What was skipped or repaired while reading the feed.
+        series: Number of series the calendar now has.
+        occurrences: Number of occurrences stored for it.
+    """
+
+    calendar: str
+    source: str
+    unchanged: bool = False
+    added: list[Occurrence] = field(default_factory=list)
+    changed: list[Change] = field(default_factory=list)
+    cancelled: list[Occurrence] = field(default_factory=list)
+    problems: list[FeedProblem] = field(default_factory=list)
+    series: int = 0
+    occurrences: int = 0
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.added or self.changed or self.cancelled)
+
+    def render(self, _: Translator, *, problems: int = 20) -> str:
+        """A summary for the organiser who asked for the import."""
+        if self.unchanged:
+            lines = [_("“{calendar}” is up to date: nothing changed.", calendar=self.calendar)]
+        else:
+            lines = [_("Imported “{calendar}”: {series} events, {occurrences} sessions stored.",
+                       calendar=self.calendar, series=self.series, occurrences=self.occurrences),
+                     _("{added} added, {changed} changed, {cancelled} cancelled.", added=len(self.added),
+                       changed=len(self.changed), cancelled=len(self.cancelled))]
+        if self.problems:
+            lines.append(_.plural("{n} item was skipped or repaired:", "{n} items were skipped or repaired:",
+                                  len(self.problems)))
+            lines += [p.render(_) for p in self.problems[:problems]]
+            if len(self.problems) > problems:
+                lines.append(_("…and {n} more.", n=len(self.problems) - problems))
+        return "\n".join(lines)
+
+
+def default_calendar_name(source: str) -> str:
+    """``https://example.org/feeds/sww-2025.ics`` -> ``sww-2025``."""
+    source = normalise_source(source)
+    path = urlsplit(source).path if is_url(source) else source
+    stem = PurePosixPath(path.replace("\\", "/")).stem
+    return stem or (urlsplit(source).hostname or "calendar")
+
+
+class CalendarService:
+    """Implements ``services.Schedule`` and owns every calendar refresh."""
+
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        *,
+        horizon_days: int = 400,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        timeout: float = DEFAULT_TIMEOUT,
+        default_timezone: str = "UTC",
+        fetcher: FeedFetcher | None = None,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.horizon = timedelta(days=horizon_days)
+        self.default_timezone = default_timezone
+        self.fetcher = fetcher or FeedFetcher(max_bytes=max_bytes, timeout=timeout)
+        self._listeners: list[ChangeListener] = []
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def add_listener(self, listener: ChangeListener) -> None:
+        """Call ``listener(report)`` after every refresh that added, changed or cancelled
+        something."""
+        self._listeners.append(listener)
+
+    async def aclose(self) -> None:
+        await self.fetcher.aclose()
+
+    def window(self) -> tuple[datetime, datetime]:
+        """The materialised window, from a day ago to the horizon."""
+        now = self.clock.now()
+        return now - LOOKBACK, now + self.horizon
+
+    # ----------------------------------------------------------------------------- sync
+
+    async def sync(self, name: str, source: str | None = None, *, timezone: str | None = None,
+                   refresh_minutes: int | None = None) -> SyncReport:
+        """Create or refresh a calendar.
+
+        Raises:
+            FeedError: The source could not be read or is not iCalendar; the calendar's
+                stored data is untouched and its ``last_error`` says why.
+            UserError: No source was given for a calendar that does not exist yet.
+        """
+        name = name.strip()
+        if not name:
+            raise UserError(N_("A calendar needs a name."))
+        lock = self._locks.setdefault(name, asyncio.Lock())
+        async with lock:
+            return await self._sync(name, source, timezone, refresh_minutes)
+
+    async def _sync(self, name: str, source: str | None, timezone: str | None,
+                    refresh_minutes: int | None) -> SyncReport:
+        repo = self.store.calendars
+        info = await repo.get_calendar(name)
+        if source is None:
+            if info is None or not info.source:
+                raise UserError(N_("There is no calendar called “{name}”. Import it with a source first."),
+                                name=name)
+            source = info.source
+        source = normalise_source(source)
+        if timezone:
+            zone(timezone)  # raises UnknownTimeZone, a user error
+        tz = timezone or (info.timezone if info else "") or self.default_timezone
+        same_source = info is not None and info.source == source
+        same_zone = info is not None and (info.timezone or self.default_timezone) == tz
+        base = info or CalendarInfo(name=name)
+        if refresh_minutes is not None:
+            base = replace(base, refresh_minutes=refresh_minutes)
+        now = self.clock.now()
+
+        try:
+            fetched = await self.fetcher.fetch(
+                source,
+                etag=base.etag if same_source and same_zone else "",
+                last_modified=base.last_modified if same_source and same_zone else "",
+            )
+            if fetched.data is not None and same_source and same_zone and info is not None \
+                    and info.content_hash == feed_hash(fetched.data):
+                fetched = replace(fetched, data=None)
+            if fetched.data is None:
+                # Not modified: a cheap write of the sync time, nothing parsed or expanded.
+                await repo.save_calendar(replace(base, source=source, timezone=tz, last_sync=now, last_error="",
+                                                 etag=fetched.etag or base.etag,
+                                                 last_modified=fetched.last_modified or base.last_modified))
+                return SyncReport(name, source, unchanged=True, series=base.events, occurrences=base.occurrences)
+            stored_series = await repo.list_series(name) if info is not None else []
+            parsed = await asyncio.to_thread(
+                parse_feed, fetched.data, calendar=name, default_timezone=tz,
+                known={s.uid: s for s in stored_series})
+        except FeedError as error:
+            message = translator(None)(error.msgid, **error.params)
+            if info is not None:
+                await repo.save_calendar(replace(info, last_error=message))
+            elif refresh_minutes is not None:
+                # A followed feed that has never loaded still shows up, with its error.
+                await repo.save_calendar(replace(base, source=source, timezone=tz, last_error=message))
+            log.warning("calendar %s: refused %s: %s", name, source, error)
+            raise
+
+        report = await self._apply(name, source, tz, base, parsed.series, stored_series, parsed.problems,
+                                   etag=fetched.etag, last_modified=fetched.last_modified,
+                                   content_hash=parsed.content_hash)
+        if report.has_changes:
+            await self._notify(report)
+        return report
+
+    async def _apply(self, name: str, source: str, tz: str, base: CalendarInfo,
+                     new_series: list[SeriesRecord], stored_series: list[SeriesRecord],
+                     problems: list[FeedProblem], *, etag: str, last_modified: str,
+                     content_hash: str) -> SyncReport:
+        repo = self.store.calendars
+        now = self.clock.now()
+        start, end = self.window()
+        stored_by_uid = {s.uid: s for s in stored_series}
+        new_by_uid = {s.uid: s for s in new_series}
+        changed_series = [s for s in new_series
+                          if s.uid not in stored_by_uid or stored_by_uid[s.uid].content_hash != s.content_hash]
+        gone_series = [s for uid, s in stored_by_uid.items() if uid not in new_by_uid]
+        touched = {s.series_id for s in changed_series} | {s.series_id for s in gone_series}
+
+        expansion = await asyncio.to_thread(expand, changed_series, start, end)
+        problems = [*problems, *expansion.problems]
+        old: dict[str, Occurrence] = {}
+        if touched and stored_series:
+            # A few edited series are read one by one; a large change reads the calendar once.
+            if len(touched) <= 50:
+                stored = [o for sid in touched for o in await repo.occurrences_of_series(sid)]
+            else:
+                stored = await repo.occurrences_of_calendar(name)
+            old = {o.id: o for o in stored if o.series_id in touched}
+
+        report = SyncReport(name, source, problems=problems)
+        upserts: list[Occurrence] = []
+        seen: set[str] = set()
+        for occurrence in expansion.occurrences:
+            seen.add(occurrence.id)
+            before = old.get(occurrence.id)
+            if before is None:
+                report.added.append(occurrence)
+                upserts.append(occurrence)
+                continue
+            if before == occurrence:
+                continue
+            upserts.append(occurrence)
+            if occurrence.status is EventStatus.CANCELLED and before.status is not EventStatus.CANCELLED:
+                report.cancelled.append(occurrence)
+                continue
+            fields = _changed_fields(before, occurrence)
+            if fields:
+                report.changed.append(Change(before, occurrence, fields))
+        for occurrence in old.values():
+            # Gone from the feed: cancel what has not ended yet; past sessions stay as history.
+            if occurrence.id in seen or occurrence.end <= now or occurrence.start >= end:
+                continue
+            if occurrence.status is EventStatus.CANCELLED:
+                continue
+            cancelled = replace(occurrence, status=EventStatus.CANCELLED)
+            report.cancelled.append(cancelled)
+            upserts.append(cancelled)
+
+        info = replace(base, source=source, timezone=tz, etag=etag, last_modified=last_modified,
+                       content_hash=content_hash, last_sync=now, last_error="")
+        await repo.apply_sync(
+            name,
+            upsert_series=changed_series,
+            delete_series=[s.series_id for s in gone_series],
+            upsert_occurrences=upserts,
+            delete_occurrences=[],
+            info=info,
+        )
+        saved = await repo.get_calendar(name)
+        report.series = saved.events if saved else len(new_series)
+        report.occurrences = saved.occurrences if saved else len(upserts)
+        log.info("calendar %s: %d series, +%d ~%d x%d", name, report.series, len(report.added),
+                 len(report.changed), len(report.cancelled))
+        return report
+
+    async def _notify(self, report: SyncReport) -> None:
+        for listener in self._listeners:
+            try:
+                await listener(report)
+            except Exception:
+                log.exception("calendar change listener %r failed for %s", listener, report.calendar)
+
+    async def advance_horizon(self) -> int:
+        """Materialise the occurrences that came into the horizon as time passed; return
+        how many were added. Nothing is reported: the feed did not change."""
+        added = 0
+        repo = self.store.calendars
+        for listed in await repo.list_calendars():
+            # Under the calendar's lock, so a refresh running now is not overwritten.
+            async with self._locks.setdefault(listed.name, asyncio.Lock()):
+                info = await repo.get_calendar(listed.name)
+                series = await repo.list_series(listed.name)
+                if info is None or not series:
+                    continue
+                start, end = self.window()
+                expansion = await asyncio.to_thread(expand, series, start, end)
+                stored = {o.id for o in await repo.occurrences_between(start, end, calendar=info.name,
+                                                                        include_cancelled=True)}
+                new = [o for o in expansion.occurrences if o.id not in stored]
+                if new:
+                    await repo.apply_sync(info.name, upsert_series=[], delete_series=[], upsert_occurrences=new,
+                                          delete_occurrences=[], info=info)
+                    added += len(new)
+        return added
+
+    # ----------------------------------------------------------------------------- reading
+
+    async def occurrences_between(self, start: datetime, end: datetime, *, calendar: str | None = None,
+                                  include_cancelled: bool = False) -> list[Occurrence]:
+        """Stored occurrences overlapping ``[start, end)``, plus, for any part of the window
+        outside the materialised horizon, the expansion of the stored series."""
+        repo = self.store.calendars
+        found = {o.id: o for o in await repo.occurrences_between(start, end, calendar=calendar,
+                                                                 include_cancelled=include_cancelled)}
+        low, high = self.window()
+        outside = [(a, b) for a, b in ((start, min(end, low)), (max(start, high), end)) if a < b]
+        if outside:
+            names = [calendar] if calendar else [c.name for c in await repo.list_calendars()]
+            series = [s for name in names for s in await repo.list_series(name)]
+            for a, b in outside:
+                for occurrence in (await asyncio.to_thread(expand, series, a, b)).occurrences:
+                    if occurrence.id in found:
+                        continue
+                    if occurrence.status is EventStatus.CANCELLED and not include_cancelled:
+                        continue
+                    found[occurrence.id] = occurrence
+        return sorted(found.values(), key=lambda o: (o.start, o.title, o.id))
+
+    async def list_calendars(self) -> list[CalendarInfo]:
+        return await self.store.calendars.list_calendars()
+
+    async def export_calendar(self, name: str) -> bytes:
+        """A clean .ics of one calendar: its series as stored, with standard VTIMEZONEs."""
+        info = await self.store.calendars.get_calendar(name)
+        if info is None:
+            raise UserError(N_("There is no calendar called “{name}”."), name=name)
+        series = await self.store.calendars.list_series(name)
+        return build_ics(series, [], name=name, timezone=info.timezone or self.default_timezone)
+
+
+def _changed_fields(before: Occurrence, after: Occurrence) -> tuple[str, ...]:
+    fields = []
+    if (before.start, before.end) != (after.start, after.end):
+        fields.append("time")
+    if before.title != after.title:
+        fields.append("title")
+    if before.location != after.location:
+        fields.append("location")
+    if before.url != after.url:
+        fields.append("link")
+    if before.status is EventStatus.CANCELLED and after.status is not EventStatus.CANCELLED:
+        fields.append("status")
+    return tuple(fields)
+
+
+# --------------------------------------------------------------------------- .ics out
+
+
+def build_ics(series: Iterable[SeriesRecord], occurrences: Iterable[Occurrence], *, name: str,
+              timezone: str = "UTC") -> bytes:
+    """A standard VCALENDAR with whole series (recurrence kept) and single occurrences."""
+    calendar = icalendar.Calendar()
+    calendar.add("PRODID", "-//eventbot//EN")
+    calendar.add("VERSION", "2.0")
+    calendar.add("CALSCALE", "GREGORIAN")
+    calendar.add("X-WR-CALNAME", name)
+    seen: set[tuple[str, str]] = set()
+    for record in series:
+        source = icalendar.Calendar.from_ical(record.ical)
+        if "X-WR-TIMEZONE" in source:
+            source = x_wr_timezone.to_standard(source)
+        else:
+            source = _FloatingToZone(zone(record.timezone)).walk(source)
+        for event in source.walk("VEVENT"):
+            key = (str(event.get("UID", "")), str(event.get("RECURRENCE-ID", "")))
+            if key in seen:
+                continue
+            seen.add(key)
+            calendar.add_component(event)
+        for vtimezone in source.walk("VTIMEZONE"):
+            calendar.add_component(vtimezone)
+    for occurrence in occurrences:
+        calendar.add_component(occurrence_event(occurrence))
+    calendar.add_missing_timezones()
+    data: bytes = calendar.to_ical()
+    return data
+
+
+def add_to_calendar(occurrence: Occurrence) -> Attachment:
+    """A one-session .ics, for reminders on platforms that can carry a file."""
+    calendar = icalendar.Calendar()
+    calendar.add("PRODID", "-//eventbot//EN")
+    calendar.add("VERSION", "2.0")
+    calendar.add_component(occurrence_event(occurrence))
+    return Attachment(f"{occurrence.id}.ics", calendar.to_ical(), "text/calendar")
+
+
+class _FloatingToZone(x_wr_timezone.CalendarWalker):  # type: ignore[misc]
+    """Floating times were read in the calendar's zone; the export says so, in every
+    date property (EXDATE and RDATE included) so that they still match."""
+
+    def __init__(self, tz: Any) -> None:
+        self.tz = tz
+
+    def walk_value_datetime(self, dt: datetime) -> datetime:
+        return dt.replace(tzinfo=self.tz) if dt.tzinfo is None else dt
+
+
+def occurrence_event(o: Occurrence) -> icalendar.Event:
+    """One occurrence as a standalone VEVENT (its own UID, so it never clashes with the series)."""
+    event = icalendar.Event()
+    event.add("UID", f"{o.id}@eventbot")
+    event.add("SUMMARY", o.title)
+    if o.all_day and o.start_date:
+        event.add("DTSTART", o.start_date)
+        if o.end_date:
+            event.add("DTEND", o.end_date)
+    else:
+        event.add("DTSTART", o.start)
+        event.add("DTEND", o.end)
+    event.add("DTSTAMP", o.start)
+    if o.location:
+        event.add("LOCATION", o.location)
+    if o.description:
+        event.add("DESCRIPTION", o.description)
+    if o.url:
+        event.add("URL", o.url)
+    if o.status is not EventStatus.CONFIRMED:
+        event.add("STATUS", o.status.value.upper())
+    if o.facilitator:
+        event.add("X-FACILITATOR", o.facilitator)
+    if o.cpd_hours is not None:
+        event.add("X-CPD-HOURS", f"{o.cpd_hours:g}")
+    return event
+
+
+# --------------------------------------------------------------------------- change notices
+
+
+class ChangeNotices:
+    """Tells each subscriber of a changed or cancelled session, once per refresh, in their
+    language and zone."""
+
+    def __init__(self, store: Store, send: Send, clock: Clock, *, default_language: str = "en",
+                 default_timezone: str = "UTC") -> None:
+        self.store = store
+        self.send = send
+        self.clock = clock
+        self.default_language = default_language
+        self.default_timezone = default_timezone
+
+    async def __call__(self, report: SyncReport) -> None:
+        now = self.clock.now()
+        per_person: dict[str, list[tuple[Occurrence, Change | None]]] = {}
+        affected: list[tuple[Occurrence, Change | None]] = [
+            *((c.after, c) for c in report.changed), *((o, None) for o in report.cancelled)]
+        for occurrence, change in affected:
+            if occurrence.end <= now and (change is None or change.before.end <= now):
+                continue  # nobody needs to hear about a session that is over
+            for user_id in await self.store.people.subscribers_of(occurrence):
+                per_person.setdefault(user_id, []).append((occurrence, change))
+        for user_id, items in per_person.items():
+            settings = await self.store.people.get_settings(user_id)
+            _ = translator(settings.language or self.default_language)
+            tz = zone(settings.timezone or self.default_timezone)
+            items.sort(key=lambda item: item[0].start)
+            lines = [_("Programme changes in “{calendar}”:", calendar=report.calendar)]
+            lines += [notice_line(o, c, tz, _) for o, c in items[:NOTICE_LINES]]
+            if len(items) > NOTICE_LINES:
+                lines.append(_("…and {n} more.", n=len(items) - NOTICE_LINES))
+            if settings.delivery is Delivery.CHANNEL and settings.delivery_chat:
+                message = Outgoing("\n".join(lines), chat=ChatRef(settings.delivery_chat), kind="notice",
+                                   starts_at=items[0][0].start)
+            else:
+                message = Outgoing("\n".join(lines), user=UserRef(user_id), kind="notice",
+                                   starts_at=items[0][0].start)
+            try:
+                await self.send(message)
+            except (DeliveryFailed, AdapterUnavailable) as error:
+                log.warning("change notice to %s not delivered: %s", user_id, error)
+
+
+def notice_line(o: Occurrence, change: Change | None, tz: Any, _: Translator) -> str:
+    when = format_when(o.start, tz, _, all_day=o.all_day, start_date=o.start_date)
+    if change is None:
+        return _("• “{title}” ({when}) is cancelled. [{id}]", title=o.title, when=when, id=o.id)
+    before = change.before
+    parts = []
+    if "time" in change.fields:
+        was = format_when(before.start, tz, _, all_day=before.all_day, start_date=before.start_date)
+        parts.append(_("moved to {when} (was {was})", when=when, was=was))
+    if "title" in change.fields:
+        parts.append(_("renamed from “{old}”", old=before.title))
+    if "location" in change.fields:
+        parts.append(_("now at {location}", location=o.location or _("no location given")))
+    if "link" in change.fields:
+        parts.append(_("new joining link {url}", url=o.url or _("(none)")))
+    if "status" in change.fields:
+        parts.append(_("on again after being cancelled"))
+    if "time" in change.fields:
+        return _("• “{title}”: {changes}. [{id}]", title=o.title, changes="; ".join(parts), id=o.id)
+    return _("• “{title}” ({when}): {changes}. [{id}]", title=o.title, when=when, changes="; ".join(parts),
+             id=o.id)
+
+
+# --------------------------------------------------------------------------- CLI glue
+
+
+async def import_command(services: Any, source: str, calendar: str | None, timezone: str | None) -> int:
+    """``eventbot import SOURCE [--calendar NAME] [--timezone ZONE]``: print the report."""
+    service = _service(services)
+    name = calendar or default_calendar_name(source)
+    report = await service.sync(name, source, timezone=timezone)
+    print(report.render(translator(services.config.language)))
+    return 0
+
+
+def _service(services: Any) -> CalendarService:
+    service = getattr(services, "calendars", None)
+    if not isinstance(service, CalendarService):
+        raise FeedError(N_("Calendars are not available in this configuration."))
+    return service
+
+
+def summary_lines(calendars: Sequence[CalendarInfo], tz: Any, _: Translator) -> list[str]:
+    """One line per calendar: name, source, last sync, counts, and the last error if any."""
+    lines = []
+    for info in calendars:
+        synced = (format_when(info.last_sync, tz, _) if info.last_sync else _("never"))
+        line = _("{name}: {events} events, {occurrences} sessions; last sync {synced}; source {source}",
+                 name=info.name, events=info.events, occurrences=info.occurrences, synced=synced,
+                 source=info.source or "-")
+        if info.last_error:
+            line += "\n  " + _("last error: {error}", error=info.last_error)
+        lines.append(line)
+    return lines

@@ -1,0 +1,209 @@
+"""Calendar feeds: /import, /calendars and /ics in chat; ``calendars`` and ``export`` on the
+command line; and the scheduled refresh of the feeds listed in the config."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bot.calendars import (
+    CalendarService,
+    ChangeNotices,
+    build_ics,
+    default_calendar_name,
+    summary_lines,
+)
+from bot.commands.router import CommandSpec, Param, ParsedCommand, Router
+from bot.context import Context
+from bot.errors import FeedError, UsageError, UserError
+from bot.feeds import FeedFetcher, is_url
+from bot.i18n import N_, translator
+from bot.models import Attachment, Role, SubscriptionScope
+from bot.ports import Capability
+from bot.timeutil import zone
+
+if TYPE_CHECKING:
+    from bot.config import Config
+    from bot.services import Services
+
+log = logging.getLogger(__name__)
+
+HORIZON_JOB = "calendars:horizon"
+DEFAULT_REFRESH_MINUTES = 15
+FIRST_REFRESH = timedelta(minutes=1)
+
+
+def feed_job_id(name: str) -> str:
+    return f"calendars:refresh:{name}"
+
+
+# --------------------------------------------------------------------------- set-up
+
+
+async def setup(services: Services, stack: contextlib.AsyncExitStack) -> None:
+    """Open the feed fetcher, make the calendar service the app's schedule, send change
+    notices, and refresh the configured feeds on their intervals."""
+    config = services.config
+    configured = {feed.name for feed in config.feeds}
+    fetcher = await stack.enter_async_context(
+        FeedFetcher(max_bytes=config.feed_max_bytes, timeout=config.feed_timeout))
+    service = CalendarService(services.store, services.clock, horizon_days=config.horizon_days,
+                              default_timezone=config.timezone, fetcher=fetcher)
+    service.add_listener(ChangeNotices(services.store, services.messenger.send, services.clock,
+                                       default_language=config.language, default_timezone=config.timezone))
+    services.calendars = service
+    for feed in config.feeds:
+        schedule_feed(services, service, feed.name, feed.source, feed.refresh_minutes, feed.timezone or None)
+    # Calendars imported from an address (in chat or on the command line) are followed too.
+    for info in await service.list_calendars():
+        if info.name not in configured and is_url(info.source):
+            schedule_feed(services, service, info.name, info.source,
+                          info.refresh_minutes or DEFAULT_REFRESH_MINUTES, None)
+    services.alarms.every(HORIZON_JOB, timedelta(days=1), service.advance_horizon)
+
+
+def schedule_feed(services: Services, service: CalendarService, name: str, source: str,
+                  refresh_minutes: int, timezone: str | None) -> None:
+    """Refresh a feed now and then every ``refresh_minutes``; a refused feed is logged and
+    recorded as the calendar's last error, and the next refresh tries again."""
+
+    async def refresh() -> None:
+        try:
+            await service.sync(name, source, timezone=timezone, refresh_minutes=refresh_minutes)
+        except (FeedError, UserError) as error:
+            log.warning("scheduled refresh of %s failed: %s", name, error)
+
+    # The first refresh comes a minute after start-up, so that short command-line runs
+    # (which open the app too) finish before any network traffic starts.
+    services.alarms.every(feed_job_id(name), timedelta(minutes=max(1, refresh_minutes)), refresh,
+                          first=services.clock.now() + FIRST_REFRESH)
+
+
+# --------------------------------------------------------------------------- chat
+
+
+async def import_(ctx: Context, cmd: ParsedCommand) -> None:
+    service = _service(ctx.services)
+    source = cmd.args["url"]
+    if not is_url(source):
+        # Chat may only name addresses: a path would let anyone with the organiser role
+        # probe the bot's own files.
+        raise UsageError(N_("Give an http(s) or webcal address of an .ics feed."))
+    name = cmd.args.get("name") or default_calendar_name(source)
+    await ctx.reply(ctx._("Importing “{name}”…", name=name))
+    existing = await ctx.services.store.calendars.get_calendar(name)
+    minutes = (existing.refresh_minutes if existing else None) or DEFAULT_REFRESH_MINUTES
+    report = await service.sync(name, source, refresh_minutes=minutes)
+    if name not in {feed.name for feed in ctx.services.config.feeds}:
+        schedule_feed(ctx.services, service, name, source, minutes, None)
+    await ctx.reply(report.render(ctx._) + "\n" +
+                    ctx._("I will check it for changes every {minutes} minutes.", minutes=minutes))
+
+
+async def calendars(ctx: Context, cmd: ParsedCommand) -> None:
+    found = await _service(ctx.services).list_calendars()
+    if not found:
+        await ctx.reply(ctx._("No calendars yet. Import one with /import URL [NAME]."))
+        return
+    await ctx.reply("\n".join(summary_lines(found, ctx.timezone, ctx._)))
+
+
+async def ics(ctx: Context, cmd: ParsedCommand) -> None:
+    """The person's subscribed sessions as an .ics file: whole series where they follow a
+    series (so their calendar app keeps the recurrence), single sessions otherwise."""
+    _ = ctx._
+    store = ctx.services.store
+    service = _service(ctx.services)
+    subscriptions = await store.people.subscriptions_of(ctx.user.id)
+    if not subscriptions:
+        await ctx.reply(_("You follow no sessions yet. Try /events, then /subscribe ID."))
+        return
+    series_ids: dict[str, None] = {}
+    occurrences = []
+    for sub in subscriptions:
+        if sub.scope is SubscriptionScope.ALL:
+            for info in await service.list_calendars():
+                if sub.calendar in ("", info.name):
+                    for record in await store.calendars.list_series(info.name):
+                        series_ids[record.series_id] = None
+        elif sub.scope is SubscriptionScope.SERIES:
+            series_ids[sub.target] = None
+        else:
+            occurrence = await store.calendars.get_occurrence(sub.target)
+            if occurrence is not None:
+                occurrences.append(occurrence)
+    records = [r for sid in series_ids if (r := await store.calendars.find_series(sid)) is not None]
+    occurrences = [o for o in occurrences if o.series_id not in series_ids]
+    count = len(records) + len(occurrences)
+    data = build_ics(records, occurrences, name=_("My sessions"),
+                     timezone=ctx.settings.timezone or ctx.services.config.timezone)
+    text = _.plural("Here are your {n} event as an .ics file: open it to add it to your calendar.",
+                    "Here are your {n} events as an .ics file: open it to add them to your calendar.", count)
+    attachment = Attachment("my-sessions.ics", data, "text/calendar")
+    if ctx.chat.is_private or not ctx.services.messenger.can(ctx.chat.id, Capability.DIRECT_MESSAGES):
+        await ctx.reply(text, attachment=attachment)
+    else:
+        # What someone follows is their own business: in a shared chat, send it privately.
+        await ctx.reply_private(text, attachment=attachment)
+
+
+def _service(services: Services) -> CalendarService:
+    service = services.calendars
+    if not isinstance(service, CalendarService):
+        raise UserError(N_("Calendars are not available in this configuration."))
+    return service
+
+
+def register(router: Router) -> None:
+    router.add(CommandSpec(
+        "import", N_("Import or refresh a calendar from an iCal address."), import_,
+        params=(Param("url", N_("An http(s) or webcal address of an .ics feed")),
+                Param("name", N_("A name for the calendar"), required=False)),
+        role=Role.ORGANISER, usage_hint="URL [NAME]"))
+    router.add(CommandSpec("calendars", N_("List calendars, their last sync and errors."), calendars,
+                           role=Role.ORGANISER))
+    router.add(CommandSpec("ics", N_("Get the sessions you follow as an .ics file."), ics))
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def add_cli(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    listing = sub.add_parser("calendars", help="list calendars with their last sync, last error and counts")
+    listing.set_defaults(handler=_cli_calendars)
+    export = sub.add_parser("export", help="write a calendar as a clean .ics file")
+    export.add_argument("--calendar", required=True, help="calendar name")
+    export.add_argument("--output", "-o", help="file to write (default: standard output)")
+    export.set_defaults(handler=_cli_export)
+
+
+async def _cli_calendars(args: argparse.Namespace, config: Config) -> int:
+    from bot.app import open_app
+
+    async with open_app(config) as app:
+        found = await _service(app.services).list_calendars()
+    _ = translator(config.language)
+    if not found:
+        print(_("No calendars yet. Import one with: eventbot import SOURCE --calendar NAME"), file=sys.stderr)
+        return 0
+    print("\n".join(summary_lines(found, zone(config.timezone), _)))
+    return 0
+
+
+async def _cli_export(args: argparse.Namespace, config: Config) -> int:
+    from bot.app import open_app
+
+    async with open_app(config) as app:
+        data = await _service(app.services).export_calendar(args.calendar)
+    if args.output:
+        await asyncio.to_thread(Path(args.output).write_bytes, data)
+    else:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    return 0
