@@ -492,6 +492,9 @@ class ChangeNotices:
             if len(items) > NOTICE_LINES:
                 lines.append(_("…and {n} more.", n=len(items) - NOTICE_LINES))
             if settings.delivery is Delivery.CHANNEL and settings.delivery_chat:
+                # In a shared chat, say whom it is for.
+                lines[0] = _("For {name}: {heading}", name=settings.display_name or user_id.partition(":")[2],
+                             heading=lines[0])
                 message = Outgoing("\n".join(lines), chat=ChatRef(settings.delivery_chat), kind="notice",
                                    starts_at=items[0][0].start)
             else:

@@ -18,7 +18,6 @@ on the feed's VTIMEZONE blocks except for truly custom zones.
 
 from __future__ import annotations
 
-import base64
 import enum
 import functools
 import hashlib
@@ -28,7 +27,7 @@ import unicodedata
 import warnings
 import zoneinfo
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
@@ -47,9 +46,14 @@ log = logging.getLogger(__name__)
 # --------------------------------------------------------------------------- ids
 
 
+_BASE32 = "abcdefghijklmnopqrstuvwxyz234567"
+
+
 def _short_hash(*parts: str, length: int = 8) -> str:
+    """Lowercase RFC 4648 base32 of a SHA-256, cut to ``length`` (at most 12) characters."""
     digest = hashlib.sha256("\x1f".join(parts).encode("utf-8")).digest()
-    return base64.b32encode(digest).decode("ascii").lower()[:length]
+    bits = int.from_bytes(digest[:8], "big")
+    return "".join(_BASE32[(bits >> (59 - 5 * i)) & 31] for i in range(length))
 
 
 def series_id(calendar: str, uid: str) -> str:
@@ -208,10 +212,18 @@ class _Line:
     number: int
     text: str
     name: str = ""
+    _parts: tuple[str, list[tuple[str, str]], str] | None = None
 
     def __post_init__(self) -> None:
         if not self.name:
             self.name = _property_name(self.text)
+
+    @property
+    def parts(self) -> tuple[str, list[tuple[str, str]], str]:
+        """Name, parameters and value, split once."""
+        if self._parts is None:
+            self._parts = _split_line(self.text)
+        return self._parts
 
 
 @dataclass(slots=True)
@@ -219,7 +231,7 @@ class _Component:
     kind: str
     lines: list[_Line]
     calendar_props: dict[str, str]
-    index: dict[str, list[str]] | None = None
+    index: dict[str, list[_Line]] | None = None
 
     @property
     def number(self) -> int:
@@ -238,10 +250,13 @@ class _Component:
                 yield line
 
     def values(self, prop: str) -> list[str]:
+        return [line.parts[2] for line in self.lines_named(prop)]
+
+    def lines_named(self, prop: str) -> list[_Line]:
         if self.index is None:
             self.index = {}
             for line in self.top_level():
-                self.index.setdefault(line.name, []).append(_split_line(line.text)[2])
+                self.index.setdefault(line.name, []).append(line)
         return self.index.get(prop, [])
 
     def text(self) -> str:
@@ -252,8 +267,9 @@ _NAME_END = re.compile(r"[;:]")
 
 
 def _property_name(text: str) -> str:
-    match = _NAME_END.search(text)
-    return (text[: match.start()] if match else text).strip().upper()
+    colon, semi = text.find(":"), text.find(";")
+    end = colon if semi < 0 else semi if colon < 0 else min(colon, semi)
+    return (text if end < 0 else text[:end]).strip().upper()
 
 
 def _split_line(text: str) -> tuple[str, list[tuple[str, str]], str]:
@@ -512,6 +528,7 @@ def _vtimezone_usable(component: _Component) -> bool:
 # --------------------------------------------------------------------------- parsing
 
 _SINGLE_VALUED = ("DTEND", "DURATION", "RECURRENCE-ID")
+_REWRITTEN = {"UID", "RECURRENCE-ID", "RRULE", "RDATE"}
 _ESSENTIAL_PROPS = {"DTSTART", "DTEND", "DURATION", "RRULE", "RECURRENCE-ID", "EXDATE", "UID"}
 _EXPANDABLE = ("VEVENT",)
 _PROBE_WINDOW = timedelta(days=1)
@@ -622,10 +639,11 @@ def parse_feed(
         problems.extend(notes)
         series.append(record)
 
-    if not series and any(p.kind == ProblemKind.SKIPPED and p.reason != NOT_AN_EVENT for p in problems):
-        first = next(p for p in problems if p.kind == ProblemKind.SKIPPED)
-        raise FeedError(N_("Nothing in this feed could be imported: every event is broken (the first is {uid})."),
-                        uid=first.uid or f"line {first.line}")
+    broken = [p for p in problems if p.kind == ProblemKind.SKIPPED and p.reason != NOT_AN_EVENT]
+    if not series and broken:
+        first = broken[0]
+        raise FeedError(N_("Nothing in this feed could be imported: every event is broken "
+                           "(the first, at line {line}, is {uid})."), uid=first.uid, line=first.line)
     calendar_zone = next((c.floating_zone for c in contexts.values()), default_timezone)
     return ParsedFeed(calendar=calendar, series=series, problems=problems, encoding=encoding,
                       name=name, timezone=calendar_zone, content_hash=feed_hash(data))
@@ -651,7 +669,7 @@ def _build_series(
         series_all_day = len(first_start) == 8
     title = ((masters or components)[0].values("SUMMARY") or [""])[0]
     for component in components:
-        starts = [line for line in component.top_level() if line.name == "DTSTART"]
+        starts = component.lines_named("DTSTART")
         if not starts:
             raise _SeriesRejected(NO_START)
         if len(starts) > 1:
@@ -659,7 +677,7 @@ def _build_series(
         for prop in _SINGLE_VALUED:
             if len(component.values(prop)) > 1:
                 raise _SeriesRejected(TWO_VALUES, prop=prop)
-        start_value = _split_line(starts[0].text)[2].strip()
+        start_value = starts[0].parts[2].strip()
         if not start_value:
             raise _SeriesRejected(BAD_VALUE, prop="DTSTART", value=starts[0].text.partition(":")[2])
         start_is_date = len(start_value) == 8
@@ -668,11 +686,14 @@ def _build_series(
         lines: list[str] = []
         depth = 0
         for line in component.lines:
-            name, params, value = _split_line(line.text)
-            if name in ("BEGIN", "END"):
-                depth += 1 if name == "BEGIN" else -1
+            if line.name in ("BEGIN", "END"):
+                depth += 1 if line.name == "BEGIN" else -1
                 lines.append(line.text)
                 continue
+            if depth != 1 or (line.name not in _REWRITTEN and "TZID=" not in line.text.upper()):
+                lines.append(line.text)  # most lines pass through untouched, unsplit
+                continue
+            name, params, value = line.parts
             if depth == 1 and name == "UID" and not value.strip():
                 continue
             if depth == 1 and any(key == "TZID" for key, _ in params):
@@ -690,19 +711,24 @@ def _build_series(
             lines.append(line.text)
             if depth == 1 and name in ("RRULE", "RDATE", "RECURRENCE-ID"):
                 recurring = True
-        if not any(_property_name(text) == "UID" for text in lines):
+        if not component.values("UID") or not component.values("UID")[0].strip():
             lines.insert(1, f"UID:{uid}")
         event_blocks.append(lines)
+    # The master first, then overrides by RECURRENCE-ID: a feed that lists them in
+    # another order next time has not changed.
+    event_blocks.sort(key=_block_order)
 
     zone = context.floating_zone
-    body = _assemble(context, needed_vtimezones.values(), event_blocks)
+    body = _assemble(context, needed_vtimezones, event_blocks)
     previous = known.get(uid) if known else None
     if previous is not None and previous.content_hash == _series_hash(zone, body):
         return previous, notes  # unchanged since the last import: already checked
     if len(event_blocks) == 1 and not recurring and not needed_vtimezones:
-        dropped = _check_simple(uid, event_blocks[0], zone)
+        dropped = _check_simple(uid, event_blocks[0])
         if dropped:
-            body = _assemble(context, needed_vtimezones.values(), event_blocks)
+            body = _assemble(context, needed_vtimezones, event_blocks)
+        if _plain_fields(body, zone) is None:  # pragma: no cover - a plain event stays plain
+            raise _SeriesRejected(UNREADABLE)
     else:
         body, dropped = _check_series(uid, body, event_blocks, context, needed_vtimezones)
     notes.extend(dropped)
@@ -720,15 +746,23 @@ def _build_series(
 
 
 def _series_hash(zone: str, body: str) -> str:
-    return hashlib.sha256(f"{zone}\n{body}".encode()).hexdigest()
+    # Google stamps every download with a fresh DTSTAMP; it says nothing about the
+    # sessions, so it must not make every series look changed on every refresh.
+    meaningful = "\n".join(line for line in body.split("\r\n") if not line.startswith("DTSTAMP"))
+    return hashlib.sha256(f"{zone}\n{meaningful}".encode()).hexdigest()
 
 
-def _assemble(context: _Context, vtimezones: Iterable[_Component], event_blocks: list[list[str]]) -> str:
+def _block_order(block: list[str]) -> tuple[bool, str]:
+    rid = next((text for text in block if _property_name(text) == "RECURRENCE-ID"), "")
+    return bool(rid), rid.partition(":")[2]
+
+
+def _assemble(context: _Context, vtimezones: Mapping[str, _Component], event_blocks: list[list[str]]) -> str:
     out = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//eventbot//series//EN"]
     if context.x_wr_timezone:
         out.append(f"X-WR-TIMEZONE:{context.x_wr_timezone}")
-    for vtimezone in vtimezones:
-        out.extend(line.text for line in vtimezone.lines)
+    for tzid, vtimezone in vtimezones.items():
+        out.extend(f"TZID:{tzid}" if line.name == "TZID" else line.text for line in vtimezone.lines)
     for block in event_blocks:
         out.extend(block)
     out.append("END:VCALENDAR")
@@ -761,8 +795,11 @@ def _rewrite_tzid(
                                          params={"tzid": tzid, "zone": zone}))
             continue
         if tzid in vtimezones:
-            needed[tzid] = vtimezones[tzid]
-            result.append((key, tzid))
+            # icalendar caches custom zones by TZID for the whole process, and every
+            # Outlook feed has its own "Customized Time Zone": name each definition apart.
+            unique = f"{tzid} ~{_short_hash(vtimezones[tzid].text())}"
+            needed[unique] = vtimezones[tzid]
+            result.append((key, unique))
             continue
         offset = _offset_zone(tzid)
         problem_key = (UNKNOWN_ZONE if offset is None else OFFSET_ZONE)
@@ -867,7 +904,7 @@ def _check_series(
                                          params={"prop": prop, "value": _split_line(text)[2]}))
                 block.remove(text)
     if notes:
-        body = _assemble(context, vtimezones.values(), event_blocks)
+        body = _assemble(context, vtimezones, event_blocks)
         cal = _load(body)
     for event in cal.walk("VEVENT"):
         if "DTSTART" not in event:
@@ -928,15 +965,51 @@ def expand(series: Iterable[SeriesRecord], start: datetime, end: datetime) -> Ex
 
 def _expand_one(record: SeriesRecord, start: datetime, end: datetime) -> Iterable[Occurrence]:
     if not record.recurring:
-        props = _plain_props(record.ical.split("\r\n"))
-        if props is not None:
-            zone = _zone(record.timezone)
-            single = _make_occurrence(record, _fields_of_plain(props, zone), zone)
+        fields = _plain_fields(record.ical, record.timezone)
+        if fields is not None:
+            single = _make_occurrence(record, fields, _zone(record.timezone))
             return [single] if _overlaps(single, start, end) else []
     return _expand_with_icalendar(record, start, end)
 
 
 def _expand_with_icalendar(record: SeriesRecord, start: datetime, end: datetime) -> Iterable[Occurrence]:
+    """Expand with recurring-ical-events, reading each source component's fields once.
+
+    The public ``between()`` copies the whole icalendar component for every occurrence,
+    which costs more than everything else in an import. Its ``_occurrences_between``
+    gives the same occurrences (start, end, source component) without the copies; if a
+    later version drops it, the public road is taken.
+    """
+    zone = _zone(record.timezone)
+    query = _query(record.ical, record.timezone)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        raw = _raw_occurrences(query, start.astimezone(UTC), end.astimezone(UTC))
+    if raw is None:
+        yield from _expand_with_components(record, start, end)
+        return
+    per_component: dict[int, _Fields] = {}
+    for item, component in raw:
+        base = per_component.get(id(component))
+        if base is None:
+            base = per_component[id(component)] = _fields_of_component(component)
+        fields = replace(base, start=item.start, end=item.end,
+                         original=base.original if base.original is not None else item.start)
+        occurrence = _make_occurrence(record, fields, zone)
+        if _overlaps(occurrence, start, end):
+            yield occurrence
+
+
+def _raw_occurrences(query: Any, start: datetime, end: datetime) -> list[tuple[Any, Any]] | None:
+    try:
+        found = query._occurrences_between(query.to_datetime(start), query.to_datetime(end))
+        return [(item, item._adapter._component) for item in found]
+    except AttributeError:
+        return None
+
+
+def _expand_with_components(record: SeriesRecord, start: datetime, end: datetime) -> Iterable[Occurrence]:
+    """The public road: one copied component per occurrence."""
     zone = _zone(record.timezone)
     query = _query(record.ical, record.timezone)
     with warnings.catch_warnings():
@@ -1117,6 +1190,10 @@ def _cpd_hours(declared: str, start: datetime, end: datetime, all_day: bool) -> 
 # events are read here directly; a test holds both readers to the same results.
 
 _RECURRENCE_PROPS = {"RRULE", "RDATE", "EXDATE", "EXRULE", "RECURRENCE-ID"}
+_PLAIN_WANTED = _RECURRENCE_PROPS | {
+    "BEGIN", "END", "DTSTART", "DTEND", "DURATION", "STATUS", "SUMMARY", "DESCRIPTION", "LOCATION", "URL",
+    "X-FACILITATOR", "ORGANIZER", "X-CPD-HOURS", "GEO",
+}
 _DATE_VALUE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
 _DATE_TIME_VALUE = re.compile(r"^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(Z?)$")
 _DURATION_VALUE = re.compile(
@@ -1133,6 +1210,9 @@ def _plain_props(lines: Iterable[str]) -> _Props | None:
     events = 0
     for text in lines:
         if not text:
+            continue
+        name = _property_name(text)
+        if name not in _PLAIN_WANTED:
             continue
         name, params, value = _split_line(text)
         if name == "BEGIN":
@@ -1231,12 +1311,23 @@ def _fields_of_plain(props: _Props, zone: tzinfo) -> _Fields:
     )
 
 
-def _check_simple(uid: str, block: list[str], zone_name: str) -> list[FeedProblem]:
-    """Check a plain single event (raising ``_SeriesRejected``); drop an unreadable GEO."""
-    props = _plain_props(block)
-    if props is None:  # pragma: no cover - callers only pass plain events
-        raise _SeriesRejected(BAD_DATES)
-    _fields_of_plain(props, _zone(zone_name))
+@functools.lru_cache(maxsize=32768)
+def _plain_fields(body: str, zone_name: str) -> _Fields | None:
+    """The fields of a plain single event (None if the body is not one), read once per
+    body: the check during parsing and the expansion right after share it.
+
+    Raises:
+        _SeriesRejected: Its start, end or duration cannot be read.
+    """
+    props = _plain_props(body.split("\r\n"))
+    return None if props is None else _fields_of_plain(props, _zone(zone_name))
+
+
+def _check_simple(uid: str, block: list[str]) -> list[FeedProblem]:
+    """Drop an unreadable GEO from a plain single event, as icalendar would report it."""
+    if not any(text[:3].upper() == "GEO" for text in block):
+        return []
+    props = _plain_props(block) or {}
     notes: list[FeedProblem] = []
     for params, value in props.get("GEO", []):
         del params

@@ -306,3 +306,144 @@ class FacilitatorGrant:
     user_id: str
     event: str = ""
     granted_by: str = ""
+
+
+# --------------------------------------------------------------------------- live sessions
+
+
+@dataclass(frozen=True, slots=True)
+class LiveBinding:
+    """A chat bound to one session: polls and questions asked there belong to it.
+
+    Attributes:
+        chat_id: Namespaced chat id.
+        occurrence_id: The session it is bound to.
+        bound_by: Who bound it (``""`` when bound automatically at the session's start).
+        bound_at: When.
+    """
+
+    chat_id: str
+    occurrence_id: str
+    bound_by: str
+    bound_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class LiveSession:
+    """Per-session live settings: Q&A state and the check-in code.
+
+    Attributes:
+        occurrence_id: The session.
+        qa_open: Whether ``/ask`` is accepted.
+        moderated: Whether questions wait for a facilitator's ``/approve``.
+        checkin_code: The code ``/checkin`` needs, or ``""`` for none.
+    """
+
+    occurrence_id: str
+    qa_open: bool = True
+    moderated: bool = False
+    checkin_code: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Poll:
+    """A poll or quiz run in a live chat.
+
+    Attributes:
+        id: Store id, used in button actions (``poll:<id>:vote:<n>``).
+        occurrence_id: The session it belongs to.
+        chat_id: The chat it was posted in.
+        question: The question.
+        options: The options, in order; people vote by 1-based number.
+        multi: Several options may be chosen.
+        anonymous: Nobody (facilitators included) can learn who voted what.
+        correct: 0-based index of the correct option of a quiz, else None.
+        created_by: Namespaced id of the facilitator who launched it.
+        created_at: When.
+        closes_at: Timed auto-close, or None.
+        closed_at: When it closed, or None while open.
+        message_id: Platform id of the message that carries it, if known.
+        poll_ref: Platform id of the native poll, if it was rendered natively.
+    """
+
+    id: int
+    occurrence_id: str
+    chat_id: str
+    question: str
+    options: tuple[str, ...]
+    multi: bool = False
+    anonymous: bool = False
+    correct: int | None = None
+    created_by: str = ""
+    created_at: datetime | None = None
+    closes_at: datetime | None = None
+    closed_at: datetime | None = None
+    message_id: str | None = None
+    poll_ref: str | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.closed_at is None
+
+
+@dataclass(frozen=True, slots=True)
+class PollTally:
+    """Counted votes of one poll.
+
+    Attributes:
+        votes: Votes per option, in option order.
+        voters: Distinct people who voted.
+        right: For a quiz, how many people chose exactly the correct option.
+    """
+
+    votes: tuple[int, ...]
+    voters: int
+    right: int = 0
+
+
+class QuestionStatus(enum.StrEnum):
+    PENDING = "pending"
+    OPEN = "open"
+    ANSWERED = "answered"
+    HIDDEN = "hidden"
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    """A question from the audience.
+
+    Attributes:
+        id: Store id, used in button actions (``q:<id>:up``).
+        occurrence_id: The session.
+        number: 1, 2, 3… per session, in the order asked.
+        text: The question.
+        status: Pending approval, open, answered or hidden.
+        upvotes: How many people upvoted it.
+        author_id: Namespaced id of the person who asked; None for anonymous questions.
+        author_name: Their display name; None for anonymous questions.
+        asked_at: When.
+    """
+
+    id: int
+    occurrence_id: str
+    number: int
+    text: str
+    status: QuestionStatus
+    upvotes: int = 0
+    author_id: str | None = None
+    author_name: str | None = None
+    asked_at: datetime | None = None
+
+    @property
+    def anonymous(self) -> bool:
+        return self.author_id is None
+
+
+@dataclass(frozen=True, slots=True)
+class Checkin:
+    """A person's attendance at one session, for their CPD record."""
+
+    occurrence_id: str
+    user_id: str
+    name: str
+    checked_in_at: datetime

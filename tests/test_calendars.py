@@ -16,7 +16,15 @@ from bot.config import FeedConfig
 from bot.errors import FeedError
 from bot.i18n import translator
 from bot.ical import expand, occurrence_id, parse_feed, series_id
-from bot.models import EventStatus, Incoming, Occurrence, Subscription, SubscriptionScope, UserSettings
+from bot.models import (
+    Delivery,
+    EventStatus,
+    Incoming,
+    Occurrence,
+    Subscription,
+    SubscriptionScope,
+    UserSettings,
+)
 from tests.fake_feed_server import FakeFeedServer
 from tests.harness import Harness
 
@@ -446,3 +454,27 @@ async def test_a_followed_feed_that_never_loaded_shows_its_error(tmp_path: Path,
         assert info is not None and "answered 503" in info.last_error and info.occurrences == 0
         listing = await h.say("org", "/calendars")
         assert "last error: The server at 127.0.0.1 answered 503" in listing[0]
+
+
+async def test_a_restamped_download_changes_nothing(harness: Harness, server: FakeFeedServer) -> None:
+    service = service_of(harness)
+    await service.sync("sww", server.url())
+    before = await harness.app.store.calendars.list_series("sww")
+    server.feed = V1.replace(b"DTSTAMP:20250301T000000Z", b"DTSTAMP:20250317T080000Z")
+    report = await service.sync("sww")
+    assert not report.unchanged and not report.has_changes
+    assert await harness.app.store.calendars.list_series("sww") == before
+
+
+async def test_channel_delivery_names_the_person(harness: Harness, server: FakeFeedServer) -> None:
+    service = service_of(harness)
+    await service.sync("sww", server.url())
+    await harness.app.store.people.save_settings(UserSettings(
+        "fake:gwen", delivery=Delivery.CHANNEL, delivery_chat="fake:room", display_name="Gwen"))
+    await harness.app.store.people.subscribe(Subscription("fake:gwen", SubscriptionScope.OCCURRENCE, oid(WORKSHOP_UID)))
+    harness.adapter.clear()
+    server.feed = V2
+    await service.sync("sww")
+    [notice] = harness.adapter.in_chat("fake:room")
+    assert notice.text.startswith("For Gwen: Programme changes in “sww”:") and "Workshop" in notice.text
+    assert harness.adapter.to("gwen") == []

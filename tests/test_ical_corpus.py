@@ -323,3 +323,18 @@ def test_plain_reader_agrees_with_icalendar_on_every_single_event() -> None:
             assert fast == slow, (name, record.uid)
             compared += 1
     assert compared > 500
+
+
+def test_fast_expansion_agrees_with_the_public_api_on_every_series() -> None:
+    from bot.ical import _expand_with_components, _expand_with_icalendar
+
+    compared = 0
+    for name, valid in _manifest():
+        if valid == "no":
+            continue
+        for record in _load(name).series:
+            fast = list(_expand_with_icalendar(record, EVER_START, EVER_END))
+            slow = list(_expand_with_components(record, EVER_START, EVER_END))
+            assert fast == slow, (name, record.uid)
+            compared += len(fast)
+    assert compared > 15_000

@@ -50,6 +50,10 @@ MIGRATIONS: list[Migration] = [
         schema.calendars, schema.series, schema.occurrences,
         schema.users, schema.subscriptions, schema.facilitators,
     )),
+    Migration(4, "live sessions", create_tables(
+        schema.live_bindings, schema.live_sessions, schema.polls, schema.poll_votes,
+        schema.questions, schema.question_upvotes, schema.checkins,
+    )),
 ]
 
 

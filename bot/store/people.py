@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -16,7 +17,10 @@ from bot.models import (
     SubscriptionScope,
     UserSettings,
 )
+from bot.store.batching import BatchLoader, WriteBatcher
 from bot.store.schema import facilitators, subscriptions, users
+
+GRANTS_TTL = 5.0
 
 
 def _offsets_to_text(offsets: tuple[timedelta, ...] | None) -> str | None:
@@ -27,6 +31,15 @@ def _offsets_from_text(text: str | None) -> tuple[timedelta, ...] | None:
     if text is None:
         return None
     return tuple(timedelta(seconds=int(v)) for v in text.split(",") if v)
+
+
+def _settings_values(settings: UserSettings) -> dict[str, Any]:
+    return {
+        "display_name": settings.display_name, "timezone": settings.timezone,
+        "language": settings.language, "offsets": _offsets_to_text(settings.offsets),
+        "delivery": settings.delivery.value, "delivery_chat": settings.delivery_chat,
+        "quiet_start": settings.quiet_start, "quiet_end": settings.quiet_end,
+    }
 
 
 def _settings_from_row(r: Any) -> UserSettings:
@@ -40,11 +53,19 @@ def _settings_from_row(r: Any) -> UserSettings:
 class SqlPeopleRepository:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        # Every message looks its sender up: concurrent look-ups share one query.
+        self._settings = BatchLoader(self.get_many_settings)
+        # ...and the first message of a newcomer stores their name: those writes share a commit.
+        self._settings_writes = WriteBatcher(self._save_many_settings)
+        # Grants are few and read on every message: keep them in memory. A change made here
+        # clears the copy at once; one made by another process on the same database is seen
+        # within GRANTS_TTL seconds, so a revoked facilitator never keeps rights for long.
+        self._grants: list[FacilitatorGrant] | None = None
+        self._grants_loaded = 0.0
+        self._grants_changes = 0  # a load that raced a change is not kept
 
     async def get_settings(self, user_id: str) -> UserSettings:
-        async with self._engine.connect() as conn:
-            row = (await conn.execute(sa.select(users).where(users.c.user_id == user_id))).first()
-        return _settings_from_row(row) if row else UserSettings(user_id=user_id)
+        return await self._settings.load(user_id)
 
     async def get_many_settings(self, user_ids: list[str]) -> dict[str, UserSettings]:
         """Settings of many people at once (defaults for those with nothing stored)."""
@@ -57,17 +78,23 @@ class SqlPeopleRepository:
         return {uid: found.get(uid) or UserSettings(user_id=uid) for uid in user_ids}
 
     async def save_settings(self, settings: UserSettings) -> None:
-        values = {
-            "display_name": settings.display_name, "timezone": settings.timezone,
-            "language": settings.language, "offsets": _offsets_to_text(settings.offsets),
-            "delivery": settings.delivery.value, "delivery_chat": settings.delivery_chat,
-            "quiet_start": settings.quiet_start, "quiet_end": settings.quiet_end,
-        }
+        await self._settings_writes.submit(settings)
+
+    async def _save_many_settings(self, batch: list[UserSettings]) -> None:
+        latest = {s.user_id: s for s in batch}  # the last save of a person wins
         async with self._engine.begin() as conn:
-            updated = await conn.execute(users.update().where(users.c.user_id == settings.user_id)
-                                         .values(**values))
-            if updated.rowcount == 0:
-                await conn.execute(users.insert().values(user_id=settings.user_id, **values))
+            # The first statement writes, so the write lock is taken before anything is read.
+            existing_rows = [_settings_values(s) | {"uid": uid} for uid, s in latest.items()]
+            await conn.execute(users.update().where(users.c.user_id == sa.bindparam("uid")), existing_rows)
+            found: set[str] = set()
+            ids = list(latest)
+            for i in range(0, len(ids), 500):
+                chunk = ids[i:i + 500]
+                found |= {r[0] for r in await conn.execute(sa.select(users.c.user_id)
+                                                           .where(users.c.user_id.in_(chunk)))}
+            new = [_settings_values(s) | {"user_id": uid} for uid, s in latest.items() if uid not in found]
+            if new:
+                await conn.execute(users.insert(), new)
 
     async def find_user_by_name(self, name: str, platform: str | None = None) -> list[str]:
         query = sa.select(users.c.user_id).where(sa.func.lower(users.c.display_name) == name.lower())
@@ -135,18 +162,24 @@ class SqlPeopleRepository:
                 return False
             await conn.execute(facilitators.insert().values(
                 user_id=grant.user_id, event=grant.event, granted_by=grant.granted_by))
-            return True
+        self._grants, self._grants_changes = None, self._grants_changes + 1
+        return True
 
     async def revoke_facilitator(self, user_id: str, event: str = "") -> bool:
         async with self._engine.begin() as conn:
             result = await conn.execute(facilitators.delete().where(
                 facilitators.c.user_id == user_id, facilitators.c.event == event))
-            return bool(result.rowcount)
+        self._grants, self._grants_changes = None, self._grants_changes + 1
+        return bool(result.rowcount)
 
     async def facilitator_grants(self, user_id: str | None = None) -> list[FacilitatorGrant]:
-        query = sa.select(facilitators).order_by(facilitators.c.user_id, facilitators.c.event)
-        if user_id is not None:
-            query = query.where(facilitators.c.user_id == user_id)
-        async with self._engine.connect() as conn:
-            return [FacilitatorGrant(user_id=r.user_id, event=r.event, granted_by=r.granted_by)
-                    for r in await conn.execute(query)]
+        grants = self._grants
+        if grants is None or time.monotonic() - self._grants_loaded > GRANTS_TTL:
+            changes = self._grants_changes
+            query = sa.select(facilitators).order_by(facilitators.c.user_id, facilitators.c.event)
+            async with self._engine.connect() as conn:
+                grants = [FacilitatorGrant(user_id=r.user_id, event=r.event, granted_by=r.granted_by)
+                          for r in await conn.execute(query)]
+            if changes == self._grants_changes:
+                self._grants, self._grants_loaded = grants, time.monotonic()
+        return [g for g in grants if user_id is None or g.user_id == user_id]

@@ -97,3 +97,85 @@ facilitators = sa.Table(
     sa.Column("event", sa.String(16), primary_key=True),
     sa.Column("granted_by", sa.String(200), nullable=False, server_default=""),
 )
+
+# --- live sessions (migration 4) ---------------------------------------------------------
+# Anonymous votes, upvotes and anonymous askers are stored under a keyed hash (HMAC of the
+# person's id with a random per-poll or per-session salt), never the id in clear. A poll's
+# salt is erased when it closes, which makes its stored keys unlinkable to anyone.
+
+live_bindings = sa.Table(
+    "live_bindings", metadata,
+    sa.Column("chat_id", sa.String(200), primary_key=True),
+    sa.Column("occurrence_id", sa.String(16), primary_key=True),
+    sa.Column("bound_by", sa.String(200), nullable=False, server_default=""),
+    sa.Column("bound_at", sa.BigInteger, nullable=False),
+    sa.Column("ended_at", sa.BigInteger, nullable=True),
+    sa.Index("ix_live_bindings_occurrence", "occurrence_id"),
+)
+
+live_sessions = sa.Table(
+    "live_sessions", metadata,
+    sa.Column("occurrence_id", sa.String(16), primary_key=True),
+    sa.Column("qa_open", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("moderated", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("checkin_code", sa.String(64), nullable=False, server_default=""),
+    sa.Column("question_counter", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("salt", sa.String(64), nullable=False),
+)
+
+polls = sa.Table(
+    "polls", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("occurrence_id", sa.String(16), nullable=False, index=True),
+    sa.Column("chat_id", sa.String(200), nullable=False),
+    sa.Column("question", sa.Text, nullable=False),
+    sa.Column("options", sa.Text, nullable=False),
+    sa.Column("multi", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("anonymous", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("correct", sa.Integer, nullable=True),
+    sa.Column("created_by", sa.String(200), nullable=False, server_default=""),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("closes_at", sa.BigInteger, nullable=True),
+    sa.Column("closed_at", sa.BigInteger, nullable=True),
+    sa.Column("message_id", sa.String(100), nullable=True),
+    sa.Column("poll_ref", sa.String(100), nullable=True, unique=True),
+    sa.Column("salt", sa.String(64), nullable=True),
+    sa.Index("ix_polls_chat_open", "chat_id", "closed_at"),
+)
+
+poll_votes = sa.Table(
+    "poll_votes", metadata,
+    sa.Column("poll_id", sa.Integer, sa.ForeignKey("polls.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("voter", sa.String(200), primary_key=True),
+    sa.Column("option", sa.Integer, primary_key=True),
+)
+
+questions = sa.Table(
+    "questions", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("occurrence_id", sa.String(16), nullable=False),
+    sa.Column("number", sa.Integer, nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, server_default="open"),
+    sa.Column("author_key", sa.String(64), nullable=False),
+    sa.Column("author_id", sa.String(200), nullable=True),
+    sa.Column("author_name", sa.Text, nullable=True),
+    sa.Column("asked_at", sa.BigInteger, nullable=False),
+    sa.UniqueConstraint("occurrence_id", "number", name="uq_questions_number"),
+    sa.Index("ix_questions_author", "occurrence_id", "author_key", "asked_at"),
+)
+
+question_upvotes = sa.Table(
+    "question_upvotes", metadata,
+    sa.Column("question_id", sa.Integer, sa.ForeignKey("questions.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("voter_key", sa.String(64), primary_key=True),
+)
+
+checkins = sa.Table(
+    "checkins", metadata,
+    sa.Column("occurrence_id", sa.String(16), primary_key=True),
+    sa.Column("user_id", sa.String(200), primary_key=True),
+    sa.Column("name", sa.Text, nullable=False, server_default=""),
+    sa.Column("checked_in_at", sa.BigInteger, nullable=False),
+    sa.Index("ix_checkins_user", "user_id"),
+)

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from bot.ports import Clock
 from bot.store import schema
 from bot.store.calendars import SqlCalendarRepository
+from bot.store.live import SqlLiveRepository
 from bot.store.migrations import pending
 from bot.store.people import SqlPeopleRepository
 
@@ -37,6 +38,7 @@ class SqlStore:
         self.clock = clock
         self.calendars = SqlCalendarRepository(engine)
         self.people = SqlPeopleRepository(engine)
+        self.live = SqlLiveRepository(engine)
 
     @classmethod
     async def open(cls, target: Path | str, clock: Clock) -> SqlStore:

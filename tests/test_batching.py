@@ -1,0 +1,76 @@
+"""Group commit and coalesced reads: results reach the right callers, failures stay isolated."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from bot.clock import FakeClock
+from bot.models import Poll, UserSettings
+from bot.store.batching import BatchLoader, WriteBatcher
+from bot.store.sql import SqlStore
+
+
+async def test_batch_loader_coalesces_and_answers_each_caller() -> None:
+    calls: list[list[int]] = []
+
+    async def load(keys: list[int]) -> dict[int, int]:
+        calls.append(sorted(keys))
+        await asyncio.sleep(0)
+        return {k: k * 10 for k in keys if k != 13}
+
+    loader: BatchLoader[int, int] = BatchLoader(load)
+    results = await asyncio.gather(*(loader.load(k) for k in (1, 2, 2, 3)))
+    assert results == [10, 20, 20, 30]
+    assert calls == [[1, 2, 3]]
+    with pytest.raises(KeyError):
+        await loader.load(13)
+
+
+async def test_write_batcher_isolates_a_bad_item() -> None:
+    written: list[list[int]] = []
+
+    async def write(items: list[int]) -> None:
+        if -1 in items:
+            raise ValueError("bad item")
+        written.append(items)
+
+    batcher: WriteBatcher[int] = WriteBatcher(write)
+    outcomes = await asyncio.gather(*(batcher.submit(i) for i in (1, -1, 2)), return_exceptions=True)
+    assert outcomes[0] is None and outcomes[2] is None and isinstance(outcomes[1], ValueError)
+    assert sorted(i for batch in written for i in batch) == [1, 2]
+
+
+async def test_ballots_in_one_batch_apply_in_order(tmp_path: Path) -> None:
+    store = await SqlStore.open(tmp_path / "b.db", FakeClock())
+    try:
+        live = store.live
+        poll = await live.create_poll(Poll(0, "ev", "fake:room", "Q", ("a", "b", "c"), multi=True))
+        results = await asyncio.gather(
+            live.set_votes(poll, "u1", [0]), live.toggle_vote(poll, "u1", 1), live.toggle_vote(poll, "u1", 0),
+            live.set_votes(poll, "u2", [2]), live.set_votes(poll, "u2", []))
+        assert results == [True, True, False, True, True]
+        assert await live.choices_of(poll, "u1") == [1]
+        assert await live.choices_of(poll, "u2") == []
+        await live.close_poll(poll.id, FakeClock().now())
+        assert await live.set_votes(poll, "u3", [0]) is False
+        assert await live.toggle_vote(poll, "u3", 0) is None
+    finally:
+        await store.close()
+
+
+async def test_settings_saved_together_are_all_kept(tmp_path: Path) -> None:
+    store = await SqlStore.open(tmp_path / "s.db", FakeClock())
+    try:
+        people = store.people
+        await people.save_settings(UserSettings("fake:old", display_name="Old"))
+        await asyncio.gather(*(people.save_settings(UserSettings(f"fake:{i}", display_name=f"P{i}"))
+                               for i in range(50)),
+                             people.save_settings(UserSettings("fake:old", display_name="New", timezone="UTC")))
+        assert (await people.get_settings("fake:7")).display_name == "P7"
+        old = await people.get_settings("fake:old")
+        assert (old.display_name, old.timezone) == ("New", "UTC")
+    finally:
+        await store.close()
