@@ -224,7 +224,8 @@ async def test_each_subscriber_gets_one_notice_in_their_language_and_zone(
     lines = alice.text.splitlines()
     assert len(lines) == 4  # heading, the keynote, the moved and the cancelled supervision
     assert "09:00 EDT" in alice.text and "05:00 EDT" in alice.text  # 14:00 and 10:00 BST, in New York
-    assert "Hall B" in alice.text and "cancelled" in alice.text
+    assert "Hall B" in alice.text and "Canslwyd" in alice.text  # alice reads Welsh
+    assert alice.text.startswith("Newidiadau i'r rhaglen")
     [bob] = harness.adapter.to("bob")
     assert "Workshop" in bob.text and "cancelled" in bob.text and len(bob.text.splitlines()) == 2
     assert harness.adapter.to("carol") == []

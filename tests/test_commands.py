@@ -150,7 +150,8 @@ async def test_restart_keeps_subscriptions_settings_and_roles(harness: Harness) 
 
 
 async def test_language_choice_is_remembered(harness: Harness) -> None:
-    assert await harness.say("alice", "/language cy") == ["I will write to you in Cymraeg."]
+    assert await harness.say("alice", "/language cy") == [
+        "O hyn ymlaen, byddaf yn ysgrifennu atoch yn yr iaith hon: Cymraeg."]
     assert (await harness.app.store.people.get_settings("fake:alice")).language == "cy"
 
 
