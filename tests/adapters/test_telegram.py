@@ -23,6 +23,7 @@ from bot.app import App, open_app
 from bot.clock import FakeClock
 from bot.config import Config, SecretStr
 from bot.errors import AdapterUnavailable, DeliveryFailed, RateLimited, RecipientUnreachable
+from bot.i18n import translator
 from bot.models import Attachment, Button, ChatKind, ChatRef, Incoming, Outgoing, PollSpec, Role, UserRef
 from tests.fakes.telegram_api import BotApiError, FakeBotApi, rate_limited
 from tests.harness import START, make_occurrence, store_occurrences
@@ -507,8 +508,11 @@ async def test_command_menu_published_in_english_and_welsh(bot: Running) -> None
     english = {c["command"]: c["description"] for c in api.commands["default", ""]}
     assert english["subscribe"] == "Get reminders for a session, a series, or all."
     assert {"help", "start", "events", "subscribe", "mine"} <= set(english)
-    assert set(english) == {c["command"] for c in api.commands["default", "cy"]}
-    assert all(1 <= len(c["description"]) <= 256 for c in api.commands["default", "cy"])
+    welsh = {c["command"]: c["description"] for c in api.commands["default", "cy"]}
+    assert set(english) == set(welsh)
+    assert all(1 <= len(d) <= 256 for d in welsh.values())
+    assert welsh["subscribe"] == translator("cy")("Get reminders for a session, a series, or all.")
+    assert welsh["start"] == "Dechrau yma: beth alla i ei wneud."
     # organiser-only commands are listed in the organisers' private chats only
     organiser_only = {spec.name for spec in bot.app.services.router.commands() if spec.role is Role.ORGANISER}
     assert organiser_only and not organiser_only & set(english)
