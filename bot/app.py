@@ -12,7 +12,7 @@ from importlib.metadata import entry_points
 from types import ModuleType
 from typing import Any
 
-from bot import live
+from bot import live, mirror
 from bot.alarms import Alarms, SchedulerAlarms
 from bot.clock import SystemClock
 from bot.commands import basic, calendars, roles, schedule
@@ -33,7 +33,7 @@ ENTRY_POINT_GROUP = "eventbot.adapters"
 
 # Each feature module has ``register(router)`` and may have ``async setup(services, stack)``
 # to start background work (rebuilding its alarms from the store) once the store is open.
-FEATURES: tuple[ModuleType, ...] = (basic, schedule, roles, calendars, live)
+FEATURES: tuple[ModuleType, ...] = (basic, schedule, roles, calendars, live, mirror)
 
 
 def build_router(features: Sequence[ModuleType] = FEATURES) -> Router:

@@ -72,13 +72,15 @@ class Config:
     telegram_webhook_listen: str = "127.0.0.1:8443"
     discord_token: SecretStr | None = None
     discord_guilds: tuple[int, ...] = ()
+    discord_events_guild: int | None = None
     console_user: str = "you"
     log_level: str = "WARNING"
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
 _LISTS = {"organisers", "adapters", "digest_chats"}
-_INTS = {"horizon_days", "feed_max_bytes", "reminder_batch", "early_window_minutes", "digest_hour"}
+_INTS = {"horizon_days", "feed_max_bytes", "reminder_batch", "early_window_minutes", "digest_hour",
+         "discord_events_guild"}
 
 
 def load_config(path: Path | None = None, env: Mapping[str, str] | None = None,

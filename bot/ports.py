@@ -143,6 +143,24 @@ class SupportsCommandMenu(Protocol):
 
 
 @runtime_checkable
+class SupportsEventMirror(Protocol):
+    """Adapters that show the programme natively (Discord's Scheduled Events)."""
+
+    async def mirror_occurrences(self, occurrences: Sequence[Occurrence], now: datetime) -> None:
+        """Make the platform's copy show exactly these sessions.
+
+        Args:
+            occurrences: Sessions on now or coming up, soonest first, cancelled ones left out;
+                no more than the platform allows.
+            now: The core's current time, to tell sessions that have started.
+
+        Create what is missing, update what changed, and remove what the adapter itself
+        mirrored earlier that is no longer listed (cancelled, ended or deleted from the feed).
+        """
+        ...
+
+
+@runtime_checkable
 class Finished(Protocol):
     """Adapters (the console) that can end the run by themselves, e.g. at end of input."""
 
@@ -496,5 +514,6 @@ __all__ = [
     "SeriesRecord",
     "Store",
     "SupportsCommandMenu",
+    "SupportsEventMirror",
     "SupportsNativePolls",
 ]
