@@ -70,6 +70,7 @@ class Config:
     telegram_token: SecretStr | None = None
     telegram_base_url: str = ""
     telegram_webhook_url: str = ""
+    telegram_webhook_listen: str = "127.0.0.1:8443"
     discord_token: SecretStr | None = None
     discord_guilds: tuple[int, ...] = ()
     discord_events_guild: int | None = None

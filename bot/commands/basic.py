@@ -9,12 +9,26 @@ from bot.context import Context
 from bot.i18n import LANGUAGES, N_, translator
 from bot.timeutil import format_duration, parse_offsets, zone
 
+SUBSCRIBE_PAYLOAD = "sub_"
+
 
 async def help_(ctx: Context, cmd: ParsedCommand) -> None:
     _ = ctx._
     lines = [_("eventbot keeps you on time for the sessions you care about. Commands:")]
     lines += ctx.services.router.help_lines(_, ctx.role)
     await ctx.reply("\n".join(lines))
+
+
+async def start(ctx: Context, cmd: ParsedCommand) -> None:
+    """``/start`` greets with the help text. Telegram deep links (``t.me/BOT?start=sub_ID``,
+    built by the Telegram adapter) arrive as ``/start sub_ID`` and subscribe the person."""
+    payload = cmd.args.get("payload", "")
+    if payload.startswith(SUBSCRIBE_PAYLOAD) and len(payload) > len(SUBSCRIBE_PAYLOAD):
+        from bot.commands.schedule import subscribe
+
+        await subscribe(ctx, ParsedCommand("subscribe", {"event": payload[len(SUBSCRIBE_PAYLOAD):]}, {}))
+        return
+    await help_(ctx, cmd)
 
 
 async def timezone(ctx: Context, cmd: ParsedCommand) -> None:
@@ -49,7 +63,11 @@ async def language(ctx: Context, cmd: ParsedCommand) -> None:
 
 
 def register(router: Router) -> None:
-    router.add(CommandSpec("help", N_("Show what I can do."), help_), aliases=("start",))
+    router.add(CommandSpec("help", N_("Show what I can do."), help_))
+    router.add(CommandSpec(
+        "start", N_("Start here: what I can do."), start,
+        params=(Param("payload", N_("A start code from a link, such as sub_ID"), required=False),),
+        usage_hint=""))
     router.add(CommandSpec(
         "timezone", N_("Set the time zone your times are shown in."), timezone,
         params=(Param("zone", N_("An IANA zone such as Europe/London"), kind="timezone"),)))
