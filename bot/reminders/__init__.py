@@ -12,6 +12,7 @@ import argparse
 import contextlib
 from typing import TYPE_CHECKING
 
+from bot.calendars import CalendarService, ChangeListener, SyncReport
 from bot.commands.router import Router
 from bot.reminders import commands
 from bot.reminders.service import ReminderService
@@ -30,8 +31,21 @@ async def setup(services: Services, stack: contextlib.AsyncExitStack) -> None:
     service = ReminderService(services)
     services.reminders = service
     services.person_listeners.append(service.person_changed)
+    if isinstance(services.calendars, CalendarService):
+        services.calendars.add_listener(_follow_calendar(service))
     await service.start()
     stack.push_async_callback(service.dispatcher.close)
+
+
+def _follow_calendar(service: ReminderService) -> ChangeListener:
+    """After each feed refresh: new sessions get reminders, moved ones move theirs, and
+    cancelled or vanished ones lose theirs."""
+
+    async def on_sync(report: SyncReport) -> None:
+        changed = [o.id for o in report.added] + [c.after.id for c in report.changed]
+        await service.occurrences_changed(changed, [o.id for o in report.cancelled])
+
+    return on_sync
 
 
 def add_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
