@@ -306,6 +306,7 @@ class Dispatcher:
                 break
             if not batch:
                 if not fresh:
+                    horizons = None  # look again with fresh horizons, once, rather than spin
                     continue
                 if next_start is not None and datetime.fromtimestamp(next_start, UTC) - now_dt <= KEEP_GOING:
                     await self.sleep_until(datetime.fromtimestamp(next_start, UTC))

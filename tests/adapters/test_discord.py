@@ -489,7 +489,7 @@ def test_from_config_reads_the_token_and_guilds() -> None:
 def test_the_documented_invite_matches_the_permissions_the_adapter_needs() -> None:
     from adapters.discord.invite import invite_url, required_permissions
 
-    doc = (REPO / "docs" / "discord.md").read_text(encoding="utf-8")
+    doc = (REPO / "README.md").read_text(encoding="utf-8")
     assert invite_url(1).replace("client_id=1", "client_id=APPLICATION_ID") in doc
     assert f"`{required_permissions(scheduled_events=True).value}`" in doc
     assert required_permissions().send_polls and not required_permissions().manage_events
