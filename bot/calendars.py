@@ -39,6 +39,11 @@ LOOKBACK = timedelta(days=1)
 NOTICE_LINES = 10
 
 ChangeListener = Callable[["SyncReport"], Awaitable[None]]
+Progress = Callable[[str, int, int], None]
+
+
+def _no_progress(stage: str, done: int, total: int) -> None:
+    return None
 Send = Callable[[Outgoing], Awaitable[Any]]
 
 
@@ -154,23 +159,26 @@ class CalendarService:
     # ----------------------------------------------------------------------------- sync
 
     async def sync(self, name: str, source: str | None = None, *, timezone: str | None = None,
-                   refresh_minutes: int | None = None) -> SyncReport:
+                   refresh_minutes: int | None = None, progress: Progress | None = None) -> SyncReport:
         """Create or refresh a calendar.
 
         Raises:
             FeedError: The source could not be read or is not iCalendar; the calendar's
                 stored data is untouched and its ``last_error`` says why.
             UserError: No source was given for a calendar that does not exist yet.
+
+        ``progress(stage, done, total)`` hears about long work (``fetch``, ``parse``,
+        ``expand``, ``store``), for a progress bar.
         """
         name = name.strip()
         if not name:
             raise UserError(N_("A calendar needs a name."))
         lock = self._locks.setdefault(name, asyncio.Lock())
         async with lock:
-            return await self._sync(name, source, timezone, refresh_minutes)
+            return await self._sync(name, source, timezone, refresh_minutes, progress or _no_progress)
 
     async def _sync(self, name: str, source: str | None, timezone: str | None,
-                    refresh_minutes: int | None) -> SyncReport:
+                    refresh_minutes: int | None, progress: Progress = _no_progress) -> SyncReport:
         repo = self.store.calendars
         info = await repo.get_calendar(name)
         if source is None:
@@ -190,6 +198,7 @@ class CalendarService:
         now = self.clock.now()
 
         try:
+            progress("fetch", 0, 1)
             fetched = await self.fetcher.fetch(
                 source,
                 etag=base.etag if same_source and same_zone else "",
@@ -204,10 +213,13 @@ class CalendarService:
                                                  etag=fetched.etag or base.etag,
                                                  last_modified=fetched.last_modified or base.last_modified))
                 return SyncReport(name, source, unchanged=True, series=base.events, occurrences=base.occurrences)
+            progress("fetch", 1, 1)
             stored_series = await repo.list_series(name) if info is not None else []
+            progress("parse", 0, 1)
             parsed = await asyncio.to_thread(
                 parse_feed, fetched.data, calendar=name, default_timezone=tz,
                 known={s.uid: s for s in stored_series})
+            progress("parse", 1, 1)
         except FeedError as error:
             message = translator(None)(error.msgid, **error.params)
             if info is not None:
@@ -220,7 +232,7 @@ class CalendarService:
 
         report = await self._apply(name, source, tz, base, parsed.series, stored_series, parsed.problems,
                                    etag=fetched.etag, last_modified=fetched.last_modified,
-                                   content_hash=parsed.content_hash)
+                                   content_hash=parsed.content_hash, progress=progress)
         if report.has_changes:
             await self._notify(report)
         return report
@@ -228,7 +240,7 @@ class CalendarService:
     async def _apply(self, name: str, source: str, tz: str, base: CalendarInfo,
                      new_series: list[SeriesRecord], stored_series: list[SeriesRecord],
                      problems: list[FeedProblem], *, etag: str, last_modified: str,
-                     content_hash: str) -> SyncReport:
+                     content_hash: str, progress: Progress = _no_progress) -> SyncReport:
         repo = self.store.calendars
         now = self.clock.now()
         start, end = self.window()
@@ -239,7 +251,13 @@ class CalendarService:
         gone_series = [s for uid, s in stored_by_uid.items() if uid not in new_by_uid]
         touched = {s.series_id for s in changed_series} | {s.series_id for s in gone_series}
 
-        expansion = await asyncio.to_thread(expand, changed_series, start, end)
+        report_progress = progress
+        loop = asyncio.get_running_loop()
+
+        def expanded(done: int, total: int) -> None:
+            loop.call_soon_threadsafe(report_progress, "expand", done, total)
+
+        expansion = await asyncio.to_thread(expand, changed_series, start, end, progress=expanded)
         problems = [*problems, *expansion.problems]
         old: dict[str, Occurrence] = {}
         if touched and stored_series:
@@ -281,6 +299,7 @@ class CalendarService:
 
         info = replace(base, source=source, timezone=tz, etag=etag, last_modified=last_modified,
                        content_hash=content_hash, last_sync=now, last_error="")
+        report_progress("store", 0, 1)
         await repo.apply_sync(
             name,
             upsert_series=changed_series,
@@ -289,6 +308,7 @@ class CalendarService:
             delete_occurrences=[],
             info=info,
         )
+        report_progress("store", 1, 1)
         saved = await repo.get_calendar(name)
         report.series = saved.events if saved else len(new_series)
         report.occurrences = saved.occurrences if saved else len(upserts)
@@ -534,10 +554,17 @@ def notice_line(o: Occurrence, change: Change | None, tz: Any, _: Translator) ->
 
 async def import_command(services: Any, source: str, calendar: str | None, timezone: str | None) -> int:
     """``eventbot import SOURCE [--calendar NAME] [--timezone ZONE]``: print the report."""
+    from bot.progress import ProgressBar
+
     service = _service(services)
     name = calendar or default_calendar_name(source)
-    report = await service.sync(name, source, timezone=timezone)
-    print(report.render(translator(services.config.language)))
+    _ = translator(services.config.language)
+    bar = ProgressBar(_)
+    try:
+        report = await service.sync(name, source, timezone=timezone, progress=bar)
+    finally:
+        bar.close()
+    print(report.render(_))
     return 0
 
 

@@ -26,7 +26,7 @@ import re
 import unicodedata
 import warnings
 import zoneinfo
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
@@ -943,13 +943,20 @@ def _query(body: str, floating_zone: str) -> Any:
 # --------------------------------------------------------------------------- expansion
 
 
-def expand(series: Iterable[SeriesRecord], start: datetime, end: datetime) -> Expansion:
-    """Occurrences of every series overlapping ``[start, end)``, ordered by start."""
+def expand(series: Iterable[SeriesRecord], start: datetime, end: datetime, *,
+           progress: Callable[[int, int], None] | None = None) -> Expansion:
+    """Occurrences of every series overlapping ``[start, end)``, ordered by start.
+
+    ``progress(done, total)`` is called every hundred series and at the end, for long imports.
+    """
     if start.tzinfo is None or end.tzinfo is None:
         raise ValueError("expand needs aware datetimes")
     occurrences: dict[str, Occurrence] = {}
     problems: list[FeedProblem] = []
-    for record in series:
+    records = list(series)
+    for done, record in enumerate(records):
+        if progress is not None and done % 100 == 0:
+            progress(done, len(records))
         try:
             for occurrence in _expand_one(record, start, end):
                 occurrences.setdefault(occurrence.id, occurrence)
@@ -959,6 +966,8 @@ def expand(series: Iterable[SeriesRecord], start: datetime, end: datetime) -> Ex
         except Exception:
             log.exception("calendar %s: could not expand series %r", record.calendar, record.uid)
             problems.append(FeedProblem(BAD_DATES, uid=record.uid))
+    if progress is not None:
+        progress(len(records), len(records))
     ordered = sorted(occurrences.values(), key=lambda o: (o.start, o.end, o.title, o.id))
     return Expansion(ordered, problems)
 

@@ -479,3 +479,35 @@ async def test_channel_delivery_names_the_person(harness: Harness, server: FakeF
     [notice] = harness.adapter.in_chat("fake:room")
     assert notice.text.startswith("For Gwen: Programme changes in “sww”:") and "Workshop" in notice.text
     assert harness.adapter.to("gwen") == []
+
+
+async def test_a_long_import_reports_its_progress_by_stage(tmp_path: Path) -> None:
+    """The command line draws a progress bar from these reports."""
+    import io
+
+    from bot.i18n import translator
+    from bot.progress import ProgressBar
+
+    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//t//EN"]
+    for i in range(250):
+        lines += ["BEGIN:VEVENT", f"UID:e{i}@t", "DTSTAMP:20250101T000000Z", f"DTSTART:2025031{i % 5}T1{i % 10}0000Z",
+                  "DURATION:PT1H", "RRULE:FREQ=WEEKLY;COUNT=2", f"SUMMARY:Session {i}", "END:VEVENT"]
+    lines.append("END:VCALENDAR")
+    path = tmp_path / "big.ics"
+    path.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8")
+    seen: list[tuple[str, int, int]] = []
+    terminal = io.StringIO()
+    bar = ProgressBar(translator("en"), terminal, force=True)
+
+    def record(stage: str, done: int, total: int) -> None:
+        seen.append((stage, done, total))
+        bar(stage, done, total)
+
+    async with Harness.open(tmp_path) as h:
+        service = h.app.services.calendars
+        assert service is not None
+        await service.sync("big", str(path), progress=record)  # type: ignore[attr-defined]
+    stages = list(dict.fromkeys(stage for stage, _d, _t in seen))
+    assert stages == ["fetch", "parse", "expand", "store"]
+    assert ("expand", 250, 250) in seen and ("expand", 100, 250) in seen
+    assert "Expanding  [" in terminal.getvalue() and "250/250" in terminal.getvalue()
