@@ -16,10 +16,12 @@ from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, NoReturn
+from zoneinfo import ZoneInfo
 
 from bot.config import Config, load_config
 from bot.errors import BotError, UserError
 from bot.i18n import translator
+from bot.models import Occurrence
 
 log = logging.getLogger("eventbot")
 
@@ -155,7 +157,7 @@ async def _events(args: argparse.Namespace, config: Config) -> int:
     tz = zone(args.tz or config.timezone)
     start = _parse_when(args.start, tz) if args.start else datetime.now(UTC)
     end = _parse_when(args.end, tz, end=True) if args.end else start + timedelta(days=30)
-    async with open_app(config, features=_features()) as app:
+    async with open_app(config) as app:
         source = app.services.calendars
         if source is not None:
             found = await source.occurrences_between(start, end, calendar=args.calendar)
@@ -174,7 +176,8 @@ async def _events(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
-def occurrence_json(o: Any, tz: Any) -> dict[str, Any]:
+def occurrence_json(o: Occurrence, tz: ZoneInfo) -> dict[str, Any]:
+    """One occurrence as ``eventbot events --json`` prints it."""
     if o.all_day and o.start_date:
         start, end = o.start_date.isoformat(), (o.end_date or o.start_date).isoformat()
     else:
@@ -185,17 +188,11 @@ def occurrence_json(o: Any, tz: Any) -> dict[str, Any]:
             "facilitator": o.facilitator, "cpd_hours": o.cpd_hours, "description": o.description}
 
 
-def _features() -> Any:
-    from bot.app import FEATURES
-
-    return FEATURES
-
-
 async def _import(args: argparse.Namespace, config: Config) -> int:
     from bot.app import open_app
     from bot.calendars import import_command
 
-    async with open_app(config, features=_features()) as app:
+    async with open_app(config) as app:
         return await import_command(app.services, args.source, args.calendar, args.timezone)
 
 

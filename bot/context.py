@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from bot.errors import PermissionDenied
+from bot.errors import DeliveryFailed, PermissionDenied
 from bot.i18n import N_, Translator
 from bot.models import (
     Attachment,
@@ -22,6 +22,7 @@ from bot.models import (
     UserRef,
     UserSettings,
 )
+from bot.ports import Capability
 from bot.timeutil import zone
 
 if TYPE_CHECKING:
@@ -71,6 +72,21 @@ class Context:
         """Answer the person alone (their DM where the platform has one)."""
         return await self.services.messenger.send(Outgoing(
             text=text, user=self.user, buttons=buttons, attachment=attachment, kind="private"))
+
+    async def reply_in_private(self, text: str, *, attachment: Attachment | None = None,
+                               fallback: str | None = None) -> Delivered:
+        """Answer the person alone where the platform allows it; otherwise, or if the private
+        message fails, answer in this chat (with ``fallback`` instead of ``text`` when what is
+        private must not be shown to the room)."""
+        if self.chat.is_private:
+            return await self.reply(text, attachment=attachment)
+        if self.services.messenger.can(self.user.id, Capability.DIRECT_MESSAGES):
+            try:
+                return await self.reply_private(text, attachment=attachment)
+            except DeliveryFailed:
+                pass
+        return await self.reply(text if fallback is None else fallback,
+                                attachment=attachment if fallback is None else None)
 
     async def is_facilitator_for(self, occurrence: Occurrence | None) -> bool:
         """Organisers everywhere; facilitators globally or for this series or occurrence."""

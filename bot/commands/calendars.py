@@ -25,7 +25,6 @@ from bot.errors import FeedError, UsageError, UserError
 from bot.feeds import FeedFetcher, is_url
 from bot.i18n import N_, translator
 from bot.models import Attachment, Role, SubscriptionScope
-from bot.ports import Capability
 from bot.timeutil import zone
 
 if TYPE_CHECKING:
@@ -146,11 +145,8 @@ async def ics(ctx: Context, cmd: ParsedCommand) -> None:
     text = _.plural("Here are your {n} event as an .ics file: open it to add it to your calendar.",
                     "Here are your {n} events as an .ics file: open it to add them to your calendar.", count)
     attachment = Attachment("my-sessions.ics", data, "text/calendar")
-    if ctx.chat.is_private or not ctx.services.messenger.can(ctx.chat.id, Capability.DIRECT_MESSAGES):
-        await ctx.reply(text, attachment=attachment)
-    else:
-        # What someone follows is their own business: in a shared chat, send it privately.
-        await ctx.reply_private(text, attachment=attachment)
+    # What someone follows is their own business: in a shared chat, send it privately.
+    await ctx.reply_in_private(text, attachment=attachment)
 
 
 def _service(services: Services) -> CalendarService:

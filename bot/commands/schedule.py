@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from bot.commands.router import CommandSpec, Param, ParsedCommand, Router
@@ -97,8 +98,6 @@ async def _remember_chat(ctx: Context) -> None:
     """Keep the shared chat people subscribe from, for channel delivery and for telling
     them there if their private messages stop arriving."""
     if not ctx.chat.is_private and ctx.settings.delivery_chat != ctx.chat.id:
-        from dataclasses import replace
-
         settings = await ctx.services.store.people.get_settings(ctx.user.id)
         await ctx.services.store.people.save_settings(replace(settings, delivery_chat=ctx.chat.id))
 

@@ -17,7 +17,6 @@ from bot.live.session import (
     format_hours,
     in_window,
     live_occurrence,
-    reply_privately,
 )
 from bot.models import Attachment, Checkin, Occurrence
 from bot.ports import Capability
@@ -84,7 +83,7 @@ async def attendance(ctx: Context, cmd: ParsedCommand) -> None:
                       len(found), title=occurrence.title)]
     for c in found:
         lines.append(f"• {c.name} ({local(c.checked_in_at, ctx.timezone):%H:%M})")
-    await reply_privately(ctx, "\n".join(lines))
+    await ctx.reply_in_private("\n".join(lines))
 
 
 async def mycpd(ctx: Context, cmd: ParsedCommand) -> None:
@@ -104,7 +103,7 @@ async def mycpd(ctx: Context, cmd: ParsedCommand) -> None:
         await ctx.reply(_("You have not checked in to any session yet. Use /checkin during a session."))
         return
     lines.append(_("Total: {hours} CPD hours.", hours=format_hours(round(total, 2))))
-    await reply_privately(ctx, "\n".join(lines))
+    await ctx.reply_in_private("\n".join(lines))
 
 
 async def certificate(ctx: Context, cmd: ParsedCommand) -> None:

@@ -205,17 +205,8 @@ async def _confirm(ctx: Context, poll: Poll, choices: list[int]) -> None:
     detail = (_("Your vote on “{question}” is counted: {choice}.", question=poll.question,
                 choice=render.choice_text(poll, choices)) if choices
               else _("Your vote on “{question}” is withdrawn.", question=poll.question))
-    if ctx.chat.is_private:
-        await ctx.reply(detail)
-        return
-    if ctx.services.messenger.can(ctx.user.id, Capability.DIRECT_MESSAGES):
-        try:
-            await ctx.reply_private(detail)
-            return
-        except DeliveryFailed:
-            pass
-    await ctx.reply(_("Vote counted, {name}.", name=ctx.user.display) if not poll.anonymous
-                    else _("Vote counted."))
+    await ctx.reply_in_private(detail, fallback=_("Vote counted, {name}.", name=ctx.user.display)
+                               if not poll.anonymous else _("Vote counted."))
 
 
 async def vote_button(ctx: Context, parts: list[str]) -> None:

@@ -10,10 +10,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from bot.context import Context
-from bot.errors import DeliveryFailed, UserError
+from bot.errors import UserError
 from bot.i18n import N_, Translator, translator
 from bot.models import Occurrence
-from bot.ports import Capability
 from bot.services import Services
 
 CHECKIN_OPENS_BEFORE = timedelta(minutes=15)
@@ -72,15 +71,3 @@ async def live_occurrence(ctx: Context) -> Occurrence:
     raise UserError(N_("No session is live in this chat. A facilitator starts one with /live EVENT."))
 
 
-async def reply_privately(ctx: Context, text: str) -> None:
-    """Answer the person alone where the platform allows it, else in the chat."""
-    if ctx.chat.is_private:
-        await ctx.reply(text)
-        return
-    if ctx.services.messenger.can(ctx.user.id, Capability.DIRECT_MESSAGES):
-        try:
-            await ctx.reply_private(text)
-            return
-        except DeliveryFailed:
-            pass
-    await ctx.reply(text)
