@@ -400,8 +400,14 @@ class ReminderRepository(Protocol):
         """Delete pending reminders of future sessions that are gone or cancelled."""
         ...
 
-    async def ready_counts(self, until: int) -> list[tuple[str, int, int]]:
-        """``(platform, ready_ts, count)`` of pending reminders ready by ``until``, by time."""
+    async def ready_counts(self, until: int, *, platform: str | None = None,
+                           limit: int | None = None) -> list[tuple[str, int, int]]:
+        """``(platform, ready_ts, count)`` of pending reminders ready by ``until`` (of one
+        platform), by time; counting only the first ``limit`` of them in that order."""
+        ...
+
+    async def count_ready(self, until: int) -> int:
+        """How many pending reminders are ready by ``until``."""
         ...
 
     async def next_ready(self) -> int | None:

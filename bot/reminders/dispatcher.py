@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import random
 import time
 import uuid
@@ -245,26 +246,39 @@ class Dispatcher:
 
         A group of reminders ready at ``t`` with ``c`` reminders ready up to it must start by
         ``t - c / rate`` (less a margin); one batch's worth of slack keeps a fan-out that is
-        exactly on pace from stopping between batches.
+        exactly on pace from stopping between batches. Only the first reminders in ready order
+        are counted: once ``c`` is large enough for the lead to reach the early window (or at
+        once, on an unlimited platform, where the lead is nil), every later group's lead is
+        that same maximum, so a backlog of any size costs one short index scan.
         """
-        platforms = set(self._platforms())
-        horizons: dict[str, int | None] = dict.fromkeys(platforms)
+        horizons: dict[str, int | None] = {}
         next_start: float | None = None
-        totals: dict[str, int] = {}
-        for platform, ready, count in await self.repo.ready_counts(int(now) + self.early_window):
-            if platform not in platforms:
-                continue
-            totals[platform] = totals.get(platform, 0) + count
+        until = int(now) + self.early_window
+        for platform in set(self._platforms()):
             rate = self.limiter.rate(platform)
-            if rate:
-                lead = min(self.early_window, totals[platform] / rate + EARLY_MARGIN + self.batch_size / rate)
-            else:
-                lead = 0.0
-            start = ready - lead
-            if start <= now:
-                horizons[platform] = max(horizons[platform] or ready, ready)
-            elif next_start is None or start < next_start:
-                next_start = start
+
+            def lead(count: int, rate: float | None = rate) -> float:
+                if not rate:
+                    return 0.0
+                return min(self.early_window, count / rate + EARLY_MARGIN + self.batch_size / rate)
+
+            cap = max(1, math.ceil((self.early_window - EARLY_MARGIN) * rate - self.batch_size)) if rate else 1
+            horizon: int | float | None = None
+            total = 0
+            last = None
+            for _platform, ready, count in await self.repo.ready_counts(until, platform=platform, limit=cap):
+                total += count
+                last = ready
+                start = ready - lead(total)
+                if start <= now:
+                    horizon = max(horizon or ready, ready)
+                elif next_start is None or start < next_start:
+                    next_start = start
+            if last is not None and total >= cap and last <= now + lead(cap):
+                # Not all counted: the rest are ready no earlier than ``last`` and lead by at
+                # least ``lead(cap)``, so everything ready by ``now + lead(cap)`` is due.
+                horizon = max(horizon or 0, int(now + lead(cap)))
+            horizons[platform] = None if horizon is None else int(horizon)
         return horizons, next_start
 
     # -- draining ------------------------------------------------------------------------------
@@ -484,9 +498,11 @@ class Dispatcher:
         started = datetime.fromisoformat(p.started) if p.started else self.clock.now()
         elapsed = (self.clock.now() - started).total_seconds()
         p.rate_per_second = round(p.sent / elapsed, 2) if elapsed > 0 else 0.0
-        if p.sent - self._logged_sent >= PROGRESS_EVERY or time.monotonic() - self._last_log >= PROGRESS_SECONDS:
+        since = time.monotonic() - self._last_log
+        if (p.sent - self._logged_sent >= PROGRESS_EVERY and since >= 1.0) or since >= PROGRESS_SECONDS:
+            # Counting the waiting reminders walks the backlog: at most once a second.
             self._last_log, self._logged_sent = time.monotonic(), p.sent
-            p.waiting = sum(n for _p, _r, n in await self.repo.ready_counts(ts(self.clock.now())))
+            p.waiting = await self.repo.count_ready(ts(self.clock.now()))
             log.info("fan-out: %d sent, %d failed, %d expired, %d waiting, %.1f msg/s",
                      p.sent, p.failed, p.expired, p.waiting, p.rate_per_second)
         await self._save_progress()

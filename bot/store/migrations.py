@@ -45,6 +45,23 @@ def add_column(table: sa.Table, column_name: str) -> Callable[[Connection], None
     return apply
 
 
+def reindex(table: sa.Table, *, create: tuple[str, ...] = (), drop: tuple[str, ...] = (),
+            ) -> Callable[[Connection], None]:
+    """Create indexes that the table's current definition has and drop ones it no longer has,
+    where the database differs."""
+
+    def apply(conn: Connection) -> None:
+        existing = {ix["name"] for ix in sa.inspect(conn).get_indexes(table.name)}
+        for name in create:
+            if name not in existing:
+                next(ix for ix in table.indexes if ix.name == name).create(conn)
+        for name in drop:
+            if name in existing:
+                conn.execute(sa.text(f"DROP INDEX {conn.dialect.identifier_preparer.quote(name)}"))
+
+    return apply
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "core", create_tables(
         schema.calendars, schema.series, schema.occurrences,
@@ -56,6 +73,9 @@ MIGRATIONS: list[Migration] = [
     Migration(4, "live sessions", create_tables(
         schema.live_bindings, schema.live_sessions, schema.polls, schema.poll_votes,
         schema.questions, schema.question_upvotes, schema.checkins,
+    )),
+    Migration(5, "reminder claims by id", reindex(
+        schema.reminders, create=("ix_reminders_status_id",), drop=("ix_reminders_claim",),
     )),
 ]
 

@@ -1,11 +1,15 @@
 """The reminder outbox in SQL: planning in bulk, atomic claims, outcomes, and the unreachable list.
 
 Claims are one ``UPDATE … WHERE id IN (SELECT … LIMIT n) AND status = 'pending'`` followed by a
-select by claim token, so two processes on one database never claim the same row.
+select by claim token, so two processes on one database never claim the same row. The
+``(status, id)`` index lets that UPDATE find its rows by id; every query the dispatcher runs per
+batch touches the claimed rows only, never the whole pending set, so its cost does not grow
+with the outbox.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -29,14 +33,21 @@ def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]
         yield items[i:i + size]
 
 
+@functools.lru_cache(maxsize=4096)
 def _dt(value: int) -> datetime:
+    # A batch shares a handful of start, due and ready instants among a thousand rows.
     return datetime.fromtimestamp(value, UTC)
+
+
+@functools.lru_cache(maxsize=64)
+def _offset(seconds: int) -> timedelta:
+    return timedelta(seconds=seconds)
 
 
 def _reminder(row: Any) -> Reminder:
     return Reminder(
         id=row.id, user_id=row.user_id, occurrence_id=row.occurrence_id,
-        offset=timedelta(seconds=row.offset_s), platform=row.platform, start=_dt(row.start_ts),
+        offset=_offset(row.offset_s), platform=row.platform, start=_dt(row.start_ts),
         due=_dt(row.due_ts), ready=_dt(row.ready_ts), status=ReminderStatus(row.status),
         attempts=row.attempts, last_error=row.last_error,
         sent_at=_dt(row.sent_ts) if row.sent_ts is not None else None)
@@ -95,12 +106,24 @@ class SqlReminderRepository:
 
     # -- dispatching ---------------------------------------------------------------------------
 
-    async def ready_counts(self, until: int) -> list[tuple[str, int, int]]:
-        query = (sa.select(r.platform, r.ready_ts, sa.func.count())
-                 .where(r.status == _PENDING, r.ready_ts <= until)
-                 .group_by(r.platform, r.ready_ts).order_by(r.ready_ts))
+    async def ready_counts(self, until: int, *, platform: str | None = None,
+                           limit: int | None = None) -> list[tuple[str, int, int]]:
+        rows = sa.select(r.platform, r.ready_ts).where(r.status == _PENDING, r.ready_ts <= until)
+        if platform is not None:
+            rows = rows.where(r.platform == platform)
+        # Counting only the first ``limit`` rows in index order keeps this a short range scan
+        # however large the backlog behind them is.
+        first = (rows.order_by(r.ready_ts).limit(limit) if limit is not None else rows).subquery()
+        query = (sa.select(first.c.platform, first.c.ready_ts, sa.func.count())
+                 .group_by(first.c.platform, first.c.ready_ts).order_by(first.c.ready_ts))
         async with self._engine.connect() as conn:
             return [(row[0], int(row[1]), int(row[2])) for row in await conn.execute(query)]
+
+    async def count_ready(self, until: int) -> int:
+        async with self._engine.connect() as conn:
+            value = await conn.scalar(sa.select(sa.func.count()).select_from(reminders)
+                                      .where(r.status == _PENDING, r.ready_ts <= until))
+        return int(value or 0)
 
     async def next_ready(self) -> int | None:
         async with self._engine.connect() as conn:
@@ -149,16 +172,21 @@ class SqlReminderRepository:
     async def record(self, token: str, now: int, outcomes: Sequence[ReminderOutcome]) -> int:
         if not outcomes:
             return 0
+        # A batch's outcomes are mostly alike (sent, in the same second): one UPDATE per kind
+        # of outcome over its ids, rather than one statement per row.
+        alike: dict[tuple[str, int, int, str, int | None], list[int]] = {}
+        for o in outcomes:
+            alike.setdefault((o.status.value, o.attempts, o.ready_ts, o.last_error, o.sent_ts), []).append(o.id)
+        updated = 0
         async with self._engine.begin() as conn:
-            result = await conn.execute(
-                reminders.update().where(r.id == sa.bindparam("b_id"), r.claim == token,
-                                         r.status == _SENDING)
-                .values(status=sa.bindparam("b_status"), attempts=sa.bindparam("b_attempts"),
-                        ready_ts=sa.bindparam("b_ready"), last_error=sa.bindparam("b_error"),
-                        sent_ts=sa.bindparam("b_sent"), claim=None, claimed_at=None, updated_ts=now),
-                [{"b_id": o.id, "b_status": o.status.value, "b_attempts": o.attempts, "b_ready": o.ready_ts,
-                  "b_error": o.last_error, "b_sent": o.sent_ts} for o in outcomes])
-        return int(result.rowcount or 0)
+            for (status, attempts, ready_ts, last_error, sent_ts), ids in alike.items():
+                for chunk in _chunks(ids):
+                    result = await conn.execute(
+                        reminders.update().where(r.id.in_(chunk), r.claim == token, r.status == _SENDING)
+                        .values(status=status, attempts=attempts, ready_ts=ready_ts, last_error=last_error,
+                                sent_ts=sent_ts, claim=None, claimed_at=None, updated_ts=now))
+                    updated += int(result.rowcount or 0)
+        return updated
 
     async def fail_pending_of(self, user_id: str, reason: str, now: int) -> int:
         async with self._engine.begin() as conn:

@@ -120,8 +120,11 @@ reminders = sa.Table(
     sa.Column("updated_ts", sa.BigInteger, nullable=False, server_default="0"),
     sa.UniqueConstraint("user_id", "occurrence_id", "offset_s", name="uq_reminder_key"),
     sa.Index("ix_reminders_status_ready", "status", "ready_ts"),
+    # Migration 5: lets a claim's ``id IN (…) AND status = 'pending'`` look its rows up by id
+    # (SQLite would otherwise walk every pending row through the index above), and replaces
+    # an index on ``claim`` that nothing needed: rows being sent are found by status.
+    sa.Index("ix_reminders_status_id", "status", "id"),
     sa.Index("ix_reminders_occurrence", "occurrence_id"),
-    sa.Index("ix_reminders_claim", "claim"),
     sa.Index("ix_reminders_updated", "updated_ts"),
 )
 
