@@ -347,6 +347,8 @@ class PlannedReminder:
     platform: str
     start_ts: int
     due_ts: int
+    ready_ts: int | None = None
+    """When it may first be sent, if before ``due_ts`` (one of many into one group)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -391,9 +393,10 @@ class ReminderRepository(Protocol):
         ...
 
     async def apply_plan(self, *, now: int, inserts: Sequence[PlannedReminder],
-                         updates: Sequence[tuple[int, int, int]], deletes: Sequence[int]) -> None:
+                         updates: Sequence[tuple[int, int, int, int]], deletes: Sequence[int]) -> None:
         """In one transaction: insert new reminders, move pending ones (``(id, start_ts,
-        due_ts)``), and delete pending ones no longer wanted. Rows no longer pending are kept."""
+        due_ts, ready_ts)``), and delete pending ones no longer wanted. Rows no longer pending
+        are kept."""
         ...
 
     async def delete_orphans(self, now: int) -> int:

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from adapters.fake import FakeAdapter
 from bot.errors import DeliveryFailed, RateLimited
-from bot.models import EventStatus, ReminderStatus, Subscription, SubscriptionScope
+from bot.models import Delivery, EventStatus, ReminderStatus, Subscription, SubscriptionScope, UserSettings
 from bot.ports import RateLimits
 from bot.reminders.dispatcher import Dispatcher
 from bot.store.sql import SqlStore
@@ -201,6 +201,40 @@ async def test_declared_limits_are_never_exceeded_and_fanout_lands_on_time(tmp_p
         assert [r.at for r in got if not due - timedelta(minutes=10) <= r.at <= due] == []
         # 600 at 30/s take 20 s, so sending began early rather than ending late.
         assert min(r.at for r in got) < due - timedelta(seconds=19)
+
+
+async def test_a_full_group_waits_aside_while_private_reminders_go_on_time(tmp_path: Path) -> None:
+    # Telegram's limits, enforced by the platform: 60 people get their reminder in one group
+    # (20 a minute there, so 3 minutes' worth) and 100 by private message, all due at once.
+    limits = RateLimits(global_per_second=30, per_chat_per_second=1, per_group_per_minute=20)
+    adapter = FakeAdapter(limits=limits)
+    session = make_occurrence("Plenary", START + timedelta(hours=1))
+    async with Harness.open(tmp_path, adapter=adapter, offsets=(timedelta(minutes=15),),
+                            early_window_minutes=10) as h:
+        await h.add_occurrences(session)
+        people = h.app.store.people
+        for i in range(60):
+            await people.subscribe(Subscription(f"fake:member{i}", SubscriptionScope.ALL))
+            await people.save_settings(UserSettings(f"fake:member{i}", delivery=Delivery.CHANNEL,
+                                                    delivery_chat="fake:room"))
+        await subscribe_many(h, 100)
+        adapter.enforce = limits
+        await h.advance(timedelta(hours=1))
+        assert adapter.rate_limited == 0
+        got = [r for r in adapter.records if r.message.kind == "reminder"]
+        private = [r for r in got if r.message.user is not None]
+        room = [r for r in got if r.message.chat is not None]
+        assert sorted(r.message.user.id for r in private if r.message.user) == sorted(
+            f"fake:user{i}" for i in range(100))
+        assert sorted(r.message.text.partition(":")[0] for r in room) == sorted(f"member{i}" for i in range(60))
+        assert (await counts(h))["sent"] == 160
+        due = session.start - timedelta(minutes=15)
+        # Private reminders are not queued behind the group: all within their own early lead.
+        assert all(due - timedelta(seconds=30) <= r.at <= due for r in private)
+        # The group gets at most 20 a minute, begun early enough that the last lands on time.
+        times = sorted(r.at for r in room)
+        assert all(len([t for t in times if a <= t < a + timedelta(minutes=1)]) <= 20 for a in times)
+        assert due - timedelta(minutes=10) <= times[0] and times[-1] <= due
 
 
 async def test_blocked_user_is_told_once_in_the_shared_chat(tmp_path: Path) -> None:

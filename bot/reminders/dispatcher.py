@@ -8,6 +8,9 @@ and records each outcome.
   to pending once the lease runs out, so at most that one batch can be sent twice.
 * When many reminders fall due at once, sending starts early enough that the last lands by
   its due time at the adapter's rate, but never more than ``early_window_minutes`` early.
+* A send that its own chat's limit holds back (a group takes 20 a minute on Telegram) waits
+  aside, still claimed, while sends to other chats go on; the planner makes reminders into
+  one group ready a group interval apart, so the group's last one is not late either.
 * Transient failures are retried with exponential backoff and jitter, up to
   ``MAX_ATTEMPTS``; ``RateLimited`` pauses the adapter (or chat) and retries without counting
   an attempt; a person who cannot be reached is marked so and told once in a shared chat.
@@ -18,6 +21,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
+import itertools
 import json
 import logging
 import math
@@ -66,6 +71,9 @@ PROGRESS_EVERY = 500
 PROGRESS_SECONDS = 5.0
 MAINTENANCE_SECONDS = 5.0
 """How often a drain returns expired claims and expires started sessions (full scans)."""
+CLOCK_GRAIN = 0.001
+"""Seconds within which a start counts as now: a sleep until a float instant wakes at the
+datetime's microsecond, a hair before it."""
 HORIZON_SECONDS = 2.0
 """How long a drain trusts its per-platform horizons before counting the due set again."""
 
@@ -94,19 +102,22 @@ class FanOut:
 
 
 @dataclass
+class _Batch:
+    token: str
+    outcomes: list[ReminderOutcome] = field(default_factory=list)
+    """Outcomes not yet recorded."""
+    held: int = 0
+    """Its reminders still waiting aside for their chat (they stay claimed meanwhile)."""
+
+
+@dataclass
 class _Job:
     reminder: Reminder
     occurrence: Occurrence
     settings: UserSettings
     chat: str
     group: bool
-
-
-@dataclass
-class _Batch:
-    token: str
-    outcomes: list[ReminderOutcome] = field(default_factory=list)
-    renewed: float = 0.0
+    batch: _Batch
 
 
 def render_reminder(o: Occurrence, settings: UserSettings, default_zone: str, default_language: str,
@@ -149,7 +160,12 @@ class Dispatcher:
         self._task: asyncio.Task[object] | None = None
         self._last_log = 0.0
         self._logged_sent = 0
-        self._queue: deque[_Job] = deque()
+        # Sends held back by their own chat's limit (a group's 20 a minute), soonest first,
+        # across batches; the batches they belong to, while they have any held or unrecorded.
+        self._held: list[tuple[datetime, int, _Job]] = []
+        self._held_seq = itertools.count()
+        self._batches: dict[str, _Batch] = {}
+        self._renewed: datetime | None = None
         self._rendered: dict[tuple[str, str | None, str | None, int], str] = {}
 
     async def _sleep(self, when: datetime) -> None:
@@ -270,7 +286,7 @@ class Dispatcher:
                 total += count
                 last = ready
                 start = ready - lead(total)
-                if start <= now:
+                if start <= now + CLOCK_GRAIN:
                     horizon = max(horizon or ready, ready)
                 elif next_start is None or start < next_start:
                     next_start = start
@@ -317,22 +333,36 @@ class Dispatcher:
                 await self.repo.record(token, now, [
                     ReminderOutcome(id=r.id, status=ReminderStatus.PENDING, attempts=r.attempts,
                                     ready_ts=ts(r.ready), last_error=r.last_error) for r in batch])
+                await self._release_held()
                 break
             if not batch:
                 if not fresh:
                     horizons = None  # look again with fresh horizons, once, rather than spin
                     continue
+                wake: list[datetime] = []
                 if next_start is not None and datetime.fromtimestamp(next_start, UTC) - now_dt <= KEEP_GOING:
-                    await self.sleep_until(datetime.fromtimestamp(next_start, UTC))
-                    continue
-                break
+                    wake.append(datetime.fromtimestamp(next_start, UTC))
+                if self._held:
+                    # Claimed sends wait aside for their chat: stay, keep their claims alive,
+                    # and look for new work whenever one of them goes.
+                    wake.append(self._held[0][0])
+                    await self._renew()
+                    await self._flush()
+                if not wake:
+                    break
+                await self.sleep_until(min(wake))
+                if self._held and self._held[0][0] <= self.clock.now():
+                    await self._pace(deque())
+                    await self._flush()
+                    await self._report()
+                continue
             if not started:
                 started = True
                 self.progress = FanOut(started=now_dt.isoformat())
                 self._last_log, self._logged_sent = time.monotonic(), 0
             self.progress.claimed += len(batch)
             self._rendered.clear()
-            await self._deliver(_Batch(token, renewed=time.monotonic()), batch)
+            await self._deliver(_Batch(token), batch)
         if started:
             self.progress.finished = self.clock.now().isoformat()
             self.progress.waiting = 0
@@ -358,46 +388,91 @@ class Dispatcher:
             elif o.start <= now:
                 self._finish(batch, r, ReminderStatus.EXPIRED, "the session had already started")
             elif s.delivery is Delivery.CHANNEL and s.delivery_chat:
-                jobs.append(_Job(r, o, s, s.delivery_chat, group=True))
+                jobs.append(_Job(r, o, s, s.delivery_chat, group=True, batch=batch))
             elif r.user_id in unreachable:
                 self._finish(batch, r, ReminderStatus.FAILED, "recipient unreachable")
             else:
-                jobs.append(_Job(r, o, s, r.user_id, group=False))
-        await self._pace(batch, jobs)
-        await self.repo.record(batch.token, ts(self.clock.now()), batch.outcomes)
+                jobs.append(_Job(r, o, s, r.user_id, group=False, batch=batch))
+        self._batches[batch.token] = batch
+        if self._renewed is None:
+            self._renewed = now
+        await self._pace(jobs)
+        await self._flush()
         await self._report()
 
-    async def _pace(self, batch: _Batch, jobs: deque[_Job]) -> None:
-        """Start each send at its reserved slot; sends overlap up to ``concurrency``."""
+    async def _pace(self, jobs: deque[_Job]) -> None:
+        """Start each send at its reserved slot; sends overlap up to ``concurrency``.
+
+        A send that its own chat's limit holds back (the 21st into a group within a minute)
+        waits aside, still claimed, rather than in line: sends to every other chat carry on,
+        and it goes first once its chat is free, in this batch or a later one.
+        """
         slots = asyncio.Semaphore(self.concurrency)
         running: set[asyncio.Task[None]] = set()
-        while jobs or running:
-            if not jobs:
+        while True:
+            now = self.clock.now()
+            if self._held and self._held[0][0] <= now:
+                job = heapq.heappop(self._held)[2]
+                job.batch.held -= 1
+            elif jobs:
+                job = jobs.popleft()
+            elif running:
                 await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
                 running = {t for t in running if not t.done()}
                 continue
-            job = jobs.popleft()
-            now = self.clock.now()
+            else:
+                break
             if now >= job.occurrence.start:
-                self._finish(batch, job.reminder, ReminderStatus.EXPIRED, "the session had already started")
+                self._finish(job.batch, job.reminder, ReminderStatus.EXPIRED, "the session had already started")
                 continue
-            at = self.limiter.reserve(now, job.reminder.platform, job.chat, group=job.group)
+            platform = job.reminder.platform
+            later = self.limiter.held_back(now, platform, job.chat, group=job.group)
+            if later is not None:
+                self._hold(job, later)
+                continue
+            at = self.limiter.reserve(now, platform, job.chat, group=job.group)
             if at > now:
                 await self.sleep_until(at)
-            paused = self.limiter.paused_until(job.reminder.platform, job.chat)
+            paused = self.limiter.paused_until(platform, job.chat)
             if paused is not None and paused > self.clock.now():
                 jobs.appendleft(job)  # the platform asked us to wait while we slept
                 continue
-            await self._renew(batch)
+            await self._renew()
             await slots.acquire()
-            task = asyncio.create_task(self._send(batch, job, jobs, slots))
+            task = asyncio.create_task(self._send(job, jobs, slots))
             running.add(task)
-        await self._renew(batch)
+        await self._renew()
 
-    async def _renew(self, batch: _Batch) -> None:
-        if time.monotonic() - batch.renewed > self.lease / 3:
-            batch.renewed = time.monotonic()
-            await self.repo.renew(batch.token, ts(self.clock.now()))
+    def _hold(self, job: _Job, until: datetime) -> None:
+        heapq.heappush(self._held, (until, next(self._held_seq), job))
+        job.batch.held += 1
+
+    async def _release_held(self) -> None:
+        """Stopping: what still waits aside goes back to pending, as it was."""
+        while self._held:
+            job = heapq.heappop(self._held)[2]
+            job.batch.held -= 1
+            r = job.reminder
+            job.batch.outcomes.append(ReminderOutcome(id=r.id, status=ReminderStatus.PENDING, attempts=r.attempts,
+                                                      ready_ts=ts(r.ready), last_error=r.last_error))
+        await self._flush()
+
+    async def _flush(self) -> None:
+        """Record the outcomes so far; forget batches with nothing left aside."""
+        now = ts(self.clock.now())
+        for token, batch in list(self._batches.items()):
+            if batch.outcomes:
+                outcomes, batch.outcomes = batch.outcomes, []
+                await self.repo.record(token, now, outcomes)
+            if not batch.held:
+                del self._batches[token]
+
+    async def _renew(self) -> None:
+        now = self.clock.now()
+        if self._renewed is None or (now - self._renewed).total_seconds() > self.lease / 3:
+            self._renewed = now
+            for token in self._batches:
+                await self.repo.renew(token, ts(now))
 
     def _message(self, job: _Job) -> Outgoing:
         config = self.services.config
@@ -420,8 +495,8 @@ class Dispatcher:
         return Outgoing(text=text, user=UserRef(job.reminder.user_id, s.display_name),
                         starts_at=job.occurrence.start, kind="reminder")
 
-    async def _send(self, batch: _Batch, job: _Job, jobs: deque[_Job], slots: asyncio.Semaphore) -> None:
-        r = job.reminder
+    async def _send(self, job: _Job, jobs: deque[_Job], slots: asyncio.Semaphore) -> None:
+        r, batch = job.reminder, job.batch
         try:
             await self.services.messenger.send(self._message(job))
         except RateLimited as exc:

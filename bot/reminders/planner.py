@@ -18,13 +18,17 @@ Rules worth knowing:
   offset has passed for a session that has not started (someone subscribes 5 minutes before),
   one "starting soon" reminder is planned for now, under the smallest offset.
 * People marked unreachable who want private messages get nothing planned.
+* Reminders delivered into one group chat at one instant are made ready one group interval
+  apart (a group takes 20 a minute on Telegram), ending at the due time, within the early
+  window: the group's last one lands on time instead of minutes late.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -118,25 +122,28 @@ class SubscriptionIndex:
 
 @dataclass
 class Wanted:
-    """The plan for one scope: ``key -> (start_ts, due_ts, platform)``."""
+    """The plan for one scope: ``key -> (start_ts, due_ts, platform, ready_ts)``."""
 
-    items: dict[ReminderKey, tuple[int, int, str]] = field(default_factory=dict)
+    items: dict[ReminderKey, tuple[int, int, str, int]] = field(default_factory=dict)
 
 
 class Planner:
-    def __init__(self, repo: ReminderRepository, config: Config) -> None:
+    def __init__(self, repo: ReminderRepository, config: Config,
+                 group_interval: Callable[[str], float | None] | None = None) -> None:
         self._repo = repo
         self._config = config
+        self._group_interval = group_interval or (lambda _platform: None)
 
     def wanted(self, occurrences: Sequence[Occurrence], index: SubscriptionIndex,
                settings: dict[str, UserSettings], unreachable: set[str],
                only_users: set[str] | None = None) -> Wanted:
         config = self._config
         default_offsets = tuple(int(o.total_seconds()) for o in config.offsets)
-        person: dict[str, tuple[ZoneInfo, tuple[int, ...], tuple[int, int] | None] | None] = {}
+        person: dict[str, tuple[ZoneInfo, tuple[int, ...], tuple[int, int] | None, str | None] | None] = {}
         due_cache: dict[tuple[int, int, str, tuple[int, int] | None], int] = {}
         wanted = Wanted()
         items = wanted.items
+        into_groups: dict[tuple[str, str, int], list[ReminderKey]] = defaultdict(list)
         for o in occurrences:
             if o.status is EventStatus.CANCELLED:
                 continue
@@ -151,47 +158,62 @@ class Planner:
                 prefs = person[user]
                 if prefs is None:
                     continue
-                tz, offsets, quiet = prefs
+                tz, offsets, quiet, group = prefs
                 platform = user.partition(":")[0]
                 for offset in offsets:
                     cache_key = (start_ts, offset, tz.key, quiet)
                     due = due_cache.get(cache_key)
                     if due is None:
                         due = due_cache[cache_key] = due_time(start_ts, offset, tz, quiet)
-                    items[(user, o.id, offset)] = (start_ts, due, platform)
+                    items[(user, o.id, offset)] = (start_ts, due, platform, due)
+                    if group is not None:
+                        into_groups[(platform, group, due)].append((user, o.id, offset))
+        self._stagger(items, into_groups)
         return wanted
 
+    def _stagger(self, items: dict[ReminderKey, tuple[int, int, str, int]],
+                 into_groups: dict[tuple[str, str, int], list[ReminderKey]]) -> None:
+        window = max(0, self._config.early_window_minutes) * 60
+        for (platform, _group, due), keys in into_groups.items():
+            interval = self._group_interval(platform)
+            if not interval or len(keys) < 2:
+                continue
+            keys.sort()
+            for place, key in enumerate(keys):
+                start_ts, _due, _platform, _ready = items[key]
+                ahead = min(window, math.ceil((len(keys) - 1 - place) * interval))
+                items[key] = (start_ts, due, platform, due - ahead)
+
     def _person(self, s: UserSettings, unreachable: set[str], default_offsets: tuple[int, ...],
-                ) -> tuple[ZoneInfo, tuple[int, ...], tuple[int, int] | None] | None:
-        if s.delivery is Delivery.CHANNEL and s.delivery_chat:
-            pass
-        elif s.user_id in unreachable:
+                ) -> tuple[ZoneInfo, tuple[int, ...], tuple[int, int] | None, str | None] | None:
+        group = s.delivery_chat if s.delivery is Delivery.CHANNEL and s.delivery_chat else None
+        if group is None and s.user_id in unreachable:
             return None
         offsets = tuple(int(o.total_seconds()) for o in s.offsets) if s.offsets else default_offsets
         quiet = (s.quiet_start, s.quiet_end) if s.quiet_start is not None and s.quiet_end is not None else None
-        return safe_zone(s.timezone, self._config.timezone), offsets, quiet
+        return safe_zone(s.timezone, self._config.timezone), offsets, quiet, group
 
     async def reconcile(self, wanted: Wanted, now: int, *, user_ids: Sequence[str] | None = None,
                         occurrence_ids: Sequence[str] | None = None) -> tuple[int, int, int]:
         """Make the stored plan for a scope equal to ``wanted``; return (added, moved, removed)."""
         stored = await self._repo.planned(after=now, user_ids=user_ids, occurrence_ids=occurrence_ids)
         inserts: list[PlannedReminder] = []
-        updates: list[tuple[int, int, int]] = []
+        updates: list[tuple[int, int, int, int]] = []
         late: dict[tuple[str, str], list[tuple[int, int, int, str]]] = defaultdict(list)
         has_any: set[tuple[str, str]] = {(k[0], k[1]) for k in stored}
-        for key, (start_ts, due, platform) in wanted.items.items():
+        for key, (start_ts, due, platform, ready) in wanted.items.items():
             if start_ts <= now:
                 continue
             found = stored.get(key)
             if found is None:
                 if due >= now:
-                    inserts.append(PlannedReminder(key[0], key[1], key[2], platform, start_ts, due))
+                    inserts.append(PlannedReminder(key[0], key[1], key[2], platform, start_ts, due, ready))
                     has_any.add((key[0], key[1]))
                 else:
                     late[(key[0], key[1])].append((key[2], start_ts, due, platform))
             elif found[1] == "pending" and (found[2] != start_ts or (found[3] != due and max(found[3], due) > now)):
                 # (A due time already past either way, e.g. a "starting soon" one, is left alone.)
-                updates.append((found[0], start_ts, due))
+                updates.append((found[0], start_ts, due, ready))
         for (user, occurrence), passed in late.items():
             if (user, occurrence) in has_any:
                 continue

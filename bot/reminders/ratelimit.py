@@ -55,6 +55,28 @@ class Limiter:
             bucket.next_free = at + bucket.interval
         return at
 
+    def held_back(self, now: datetime, platform: str, chat: str, *, group: bool = False) -> datetime | None:
+        """When ``chat``'s own limits (its per-chat or per-group bucket, or a pause on it) let
+        the next send into it go, if that is later than the adapter-wide limits would: such a
+        send should wait aside, so that sends to other chats are not queued behind it."""
+        limits = self.limits(platform)
+        overall = max(now, self._paused.get(platform, now))
+        own = self._paused.get(chat, now)
+        if limits.global_per_second:
+            bucket = self._buckets.get((platform, ""))
+            if bucket is not None and bucket.next_free is not None:
+                overall = max(overall, bucket.next_free)
+        for key, _interval in self._keys(platform, chat, group):
+            bucket = self._buckets.get(key)
+            if key != (platform, "") and bucket is not None and bucket.next_free is not None:
+                own = max(own, bucket.next_free)
+        return own if own > overall else None
+
+    def group_interval(self, platform: str) -> float | None:
+        """Seconds between sends into one group chat, if the platform limits that."""
+        per_minute = self.limits(platform).per_group_per_minute
+        return 60 / per_minute if per_minute else None
+
     def paused_until(self, platform: str, chat: str) -> datetime | None:
         found = [t for t in (self._paused.get(platform), self._paused.get(chat)) if t is not None]
         return max(found) if found else None

@@ -34,8 +34,8 @@ class ReminderService:
     def __init__(self, services: Services, dispatcher: Dispatcher | None = None) -> None:
         self.services = services
         self.repo = services.store.reminders
-        self.planner = Planner(self.repo, services.config)
         self.dispatcher = dispatcher or Dispatcher(services)
+        self.planner = Planner(self.repo, services.config, group_interval=self.dispatcher.limiter.group_interval)
 
     async def start(self) -> None:
         """Plan from the store as it is now and set the alarms (at start-up)."""

@@ -44,13 +44,18 @@ def _offset(seconds: int) -> timedelta:
     return timedelta(seconds=seconds)
 
 
+_COLUMNS = (r.id, r.user_id, r.occurrence_id, r.offset_s, r.platform, r.start_ts, r.due_ts, r.ready_ts,
+            r.status, r.attempts, r.last_error, r.sent_ts)
+"""What a ``Reminder`` is made of, in ``_reminder``'s order."""
+
+
 def _reminder(row: Any) -> Reminder:
+    (id_, user_id, occurrence_id, offset_s, platform, start_ts, due_ts, ready_ts, status, attempts, last_error,
+     sent_ts) = row
     return Reminder(
-        id=row.id, user_id=row.user_id, occurrence_id=row.occurrence_id,
-        offset=_offset(row.offset_s), platform=row.platform, start=_dt(row.start_ts),
-        due=_dt(row.due_ts), ready=_dt(row.ready_ts), status=ReminderStatus(row.status),
-        attempts=row.attempts, last_error=row.last_error,
-        sent_at=_dt(row.sent_ts) if row.sent_ts is not None else None)
+        id=id_, user_id=user_id, occurrence_id=occurrence_id, offset=_offset(offset_s), platform=platform,
+        start=_dt(start_ts), due=_dt(due_ts), ready=_dt(ready_ts), status=ReminderStatus(status),
+        attempts=attempts, last_error=last_error, sent_at=_dt(sent_ts) if sent_ts is not None else None)
 
 
 class SqlReminderRepository:
@@ -79,21 +84,21 @@ class SqlReminderRepository:
         return found
 
     async def apply_plan(self, *, now: int, inserts: Sequence[PlannedReminder],
-                         updates: Sequence[tuple[int, int, int]], deletes: Sequence[int]) -> None:
+                         updates: Sequence[tuple[int, int, int, int]], deletes: Sequence[int]) -> None:
         async with self._engine.begin() as conn:
             if inserts:
                 await conn.execute(reminders.insert(), [
                     {"user_id": p.user_id, "occurrence_id": p.occurrence_id, "offset_s": p.offset_s,
                      "platform": p.platform, "start_ts": p.start_ts, "due_ts": p.due_ts,
-                     "ready_ts": p.due_ts, "status": _PENDING, "attempts": 0, "last_error": "",
+                     "ready_ts": p.due_ts if p.ready_ts is None else p.ready_ts, "status": _PENDING, "attempts": 0, "last_error": "",
                      "updated_ts": now} for p in inserts])
             if updates:
                 # Only rows still waiting are moved; one already claimed or sent keeps its history.
                 await conn.execute(
                     reminders.update().where(r.id == sa.bindparam("b_id"), r.status == _PENDING)
                     .values(start_ts=sa.bindparam("b_start"), due_ts=sa.bindparam("b_due"),
-                            ready_ts=sa.bindparam("b_due"), updated_ts=now),
-                    [{"b_id": i, "b_start": s, "b_due": d} for i, s, d in updates])
+                            ready_ts=sa.bindparam("b_ready"), updated_ts=now),
+                    [{"b_id": i, "b_start": s, "b_due": d, "b_ready": ready} for i, s, d, ready in updates])
             for chunk in _chunks(list(deletes)):
                 await conn.execute(reminders.delete().where(r.id.in_(chunk), r.status == _PENDING))
 
@@ -160,7 +165,7 @@ class SqlReminderRepository:
         async with self._engine.begin() as conn:
             await conn.execute(reminders.update().where(r.id.in_(chosen), r.status == _PENDING)
                                .values(status=_SENDING, claim=token, claimed_at=now, updated_ts=now))
-            rows = await conn.execute(sa.select(reminders).where(r.claim == token, r.status == _SENDING)
+            rows = await conn.execute(sa.select(*_COLUMNS).where(r.claim == token, r.status == _SENDING)
                                       .order_by(r.ready_ts, r.id))
             return [_reminder(row) for row in rows]
 
@@ -240,7 +245,7 @@ class SqlReminderRepository:
         return {s.value: found.get(s.value, 0) for s in ReminderStatus}
 
     async def find(self, status: ReminderStatus | None = None, limit: int = 50) -> list[Reminder]:
-        query = sa.select(reminders)
+        query = sa.select(*_COLUMNS)
         if status is not None:
             query = query.where(r.status == status.value)
         if status in {ReminderStatus.PENDING, ReminderStatus.SENDING}:
@@ -256,7 +261,7 @@ class SqlReminderRepository:
                                       .group_by(r.status))
             counts = {row[0]: int(row[1]) for row in rows}
             failed = await conn.execute(
-                sa.select(reminders).where(r.updated_ts >= since, r.status == ReminderStatus.FAILED.value)
+                sa.select(*_COLUMNS).where(r.updated_ts >= since, r.status == ReminderStatus.FAILED.value)
                 .order_by(r.updated_ts.desc()).limit(failures))
             return ReminderSummary(
                 sent=counts.get(ReminderStatus.SENT.value, 0),
