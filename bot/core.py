@@ -58,4 +58,9 @@ class Bot:
         except Exception:
             log.exception("could not prepare context for %s in %s", incoming.user.id, incoming.chat.id)
             return
+        if incoming.chat.is_private:
+            try:
+                await self.services.heard_in_private(incoming.user.id)
+            except Exception:
+                log.exception("could not note that %s wrote privately", incoming.user.id)
         await self.services.router.dispatch(ctx, incoming)

@@ -446,6 +446,16 @@ class ReminderRepository(Protocol):
         """Mark every pending reminder of a person as failed."""
         ...
 
+    async def failed_of(self, user_id: str, *, after: int, error_prefix: str) -> list[Reminder]:
+        """A person's failed reminders for sessions starting after ``after`` whose error
+        starts with ``error_prefix``."""
+        ...
+
+    async def requeue(self, ready: Sequence[tuple[int, int]], now: int) -> int:
+        """Make failed reminders (``(id, ready_ts)``) pending again, as if never tried;
+        return how many were."""
+        ...
+
     async def mark_unreachable(self, user_id: str, reason: str, now: int) -> bool:
         """Remember that a person cannot be reached privately; False if already known."""
         ...

@@ -40,9 +40,16 @@ class Services:
     calendars: Schedule | None = None
     reminders: ReminderService | None = None
     person_listeners: list[PersonListener] = field(default_factory=list)
+    private_listeners: list[PersonListener] = field(default_factory=list)
 
     async def person_changed(self, user_id: str) -> None:
         """Tell interested features (reminder planning) that a person's subscriptions or
         settings changed."""
         for listener in self.person_listeners:
+            await listener(user_id)
+
+    async def heard_in_private(self, user_id: str) -> None:
+        """Tell interested features (reminders) that a person wrote to the bot in a private
+        chat, so private messages reach them."""
+        for listener in self.private_listeners:
             await listener(user_id)

@@ -12,7 +12,16 @@ from zoneinfo import ZoneInfo
 
 from adapters.fake import FakeAdapter
 from bot.errors import DeliveryFailed, RateLimited
-from bot.models import Delivery, EventStatus, ReminderStatus, Subscription, SubscriptionScope, UserSettings
+from bot.models import (
+    ChatKind,
+    ChatRef,
+    Delivery,
+    EventStatus,
+    ReminderStatus,
+    Subscription,
+    SubscriptionScope,
+    UserSettings,
+)
 from bot.ports import RateLimits
 from bot.reminders.dispatcher import Dispatcher
 from bot.store.sql import SqlStore
@@ -260,6 +269,46 @@ async def test_blocked_user_is_told_once_in_the_shared_chat(tmp_path: Path) -> N
         await h.say("bob", "/delivery channel")
         await h.advance(timedelta(hours=3))
         assert len(h.reminders_to("bob")) == 2
+
+
+async def test_writing_privately_again_brings_failed_reminders_back(tmp_path: Path) -> None:
+    first = make_occurrence("First", START + timedelta(hours=2))
+    second = make_occurrence("Second", START + timedelta(days=1))
+    async with Harness.open(tmp_path, offsets=(timedelta(minutes=30), timedelta(minutes=15))) as h:
+        await h.add_occurrences(first, second)
+        await h.say("bob", "/subscribe all")
+        h.adapter.unreachable.add("fake:bob")
+        await h.advance(timedelta(hours=1, minutes=40))
+        assert (await counts(h))["failed"] == 4  # the one tried, and the three still pending
+        # Bob unblocks the bot and writes to it privately, after First's 30-minute reminder was due.
+        h.adapter.unreachable.discard("fake:bob")
+        await h.say("bob", "/mine", chat=ChatRef("fake:bob", ChatKind.PRIVATE))
+        assert await h.app.store.reminders.unreachable(["fake:bob"]) == set()
+        await h.advance(timedelta(days=1))
+        got = [(r.message.text.split("”")[0], r.at) for r in h.reminders_to("bob")]
+        assert got == [("⏰ “First", first.start - timedelta(minutes=15)),
+                       ("⏰ “Second", second.start - timedelta(minutes=30)),
+                       ("⏰ “Second", second.start - timedelta(minutes=15))]
+        failed = await h.app.store.reminders.find(ReminderStatus.FAILED)
+        assert [(r.occurrence_id, r.offset) for r in failed] == [(first.id, timedelta(minutes=30))]
+
+
+async def test_switching_to_channel_delivery_sends_one_late_reminder_in_the_group(tmp_path: Path) -> None:
+    session = make_occurrence("Soon", START + timedelta(hours=1))
+    started = make_occurrence("Started", START + timedelta(minutes=40))
+    async with Harness.open(tmp_path, offsets=(timedelta(minutes=30), timedelta(minutes=15))) as h:
+        await h.add_occurrences(session, started)
+        await h.say("bob", "/subscribe all")
+        h.adapter.unreachable.add("fake:bob")
+        await h.advance(timedelta(minutes=50))
+        assert h.reminders_to("bob") == []
+        # Every offset of Soon has passed and Started has begun: Soon's nearest comes now, once.
+        await h.say("bob", "/delivery channel")
+        await h.advance(timedelta(minutes=30))
+        got = h.reminders_to("bob")
+        assert len(got) == 1 and got[0].at == START + timedelta(minutes=50)
+        assert got[0].message.text.startswith("bob: ⏰ “Soon” starts at 09:00 GMT, in 10 minutes.")
+        assert got[0].message.chat is not None and got[0].message.chat.id == h.adapter.room.id
 
 
 async def test_reminder_for_a_session_already_started_expires(tmp_path: Path) -> None:

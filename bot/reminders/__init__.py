@@ -31,6 +31,7 @@ async def setup(services: Services, stack: contextlib.AsyncExitStack) -> None:
     service = ReminderService(services)
     services.reminders = service
     services.person_listeners.append(service.person_changed)
+    services.private_listeners.append(service.heard_in_private)
     if isinstance(services.calendars, CalendarService):
         services.calendars.add_listener(_follow_calendar(service))
     await service.start()

@@ -60,6 +60,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DISPATCH_JOB = "reminders:dispatch"
+UNREACHABLE = "recipient unreachable"
+"""How every failure for want of a private chat begins, so it can be undone when the person
+can be reached again."""
 MAX_ATTEMPTS = 5
 BACKOFF_BASE = 15.0
 BACKOFF_MAX = 900.0
@@ -390,7 +393,7 @@ class Dispatcher:
             elif s.delivery is Delivery.CHANNEL and s.delivery_chat:
                 jobs.append(_Job(r, o, s, s.delivery_chat, group=True, batch=batch))
             elif r.user_id in unreachable:
-                self._finish(batch, r, ReminderStatus.FAILED, "recipient unreachable")
+                self._finish(batch, r, ReminderStatus.FAILED, UNREACHABLE)
             else:
                 jobs.append(_Job(r, o, s, r.user_id, group=False, batch=batch))
         self._batches[batch.token] = batch
@@ -505,7 +508,8 @@ class Dispatcher:
             self.progress.rate_limited += 1
             jobs.appendleft(job)
         except RecipientUnreachable as exc:
-            self._finish(batch, r, ReminderStatus.FAILED, exc.reason)
+            reason = exc.reason if exc.reason.startswith(UNREACHABLE) else f"{UNREACHABLE}: {exc.reason}"
+            self._finish(batch, r, ReminderStatus.FAILED, reason)
             await self._unreachable(job, exc)
         except DeliveryFailed as exc:
             self._retry_or_fail(batch, r, exc.reason, transient=exc.transient)
@@ -550,7 +554,7 @@ class Dispatcher:
         now = ts(self.clock.now())
         if await self.repo.mark_unreachable(user_id, error.reason, now):
             log.warning("%s cannot be reached privately (%s); no more private reminders", user_id, error.reason)
-        await self.repo.fail_pending_of(user_id, "recipient unreachable", now)
+        await self.repo.fail_pending_of(user_id, UNREACHABLE, now)
         s = job.settings
         if not s.delivery_chat or not await self.repo.take_notice(user_id):
             return

@@ -8,6 +8,7 @@ and time passing (``replan_all`` every hour moves the planning horizon forward).
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime, time, timedelta
 from typing import TYPE_CHECKING
@@ -15,8 +16,8 @@ from typing import TYPE_CHECKING
 import sqlalchemy.exc
 
 from bot.i18n import translator
-from bot.models import ChatKind, ChatRef, Occurrence, Outgoing, UserRef
-from bot.reminders.dispatcher import Dispatcher, ts
+from bot.models import ChatKind, ChatRef, Delivery, Occurrence, Outgoing, Reminder, UserRef
+from bot.reminders.dispatcher import UNREACHABLE, Dispatcher, ts
 from bot.reminders.planner import PLAN_HORIZON, Planner, SubscriptionIndex, Wanted, safe_zone
 
 if TYPE_CHECKING:
@@ -61,6 +62,40 @@ class ReminderService:
 
     async def person_changed(self, user_id: str) -> None:
         await self.plan_people([user_id])
+        await self.retry_unreachable(user_id)
+
+    async def heard_in_private(self, user_id: str) -> None:
+        """Someone marked unreachable wrote to the bot privately: private messages reach them
+        again, so their reminders are planned and tried again."""
+        if not await self.repo.unreachable([user_id]):
+            return
+        await self.repo.clear_unreachable(user_id)
+        log.info("%s wrote privately: reachable again", user_id)
+        await self.person_changed(user_id)
+
+    async def retry_unreachable(self, user_id: str) -> int:
+        """Plan again the reminders that failed because a person could not be reached, if
+        they can be now (by private message, or in a group chat) and the session has not
+        started: each one still due comes at its time; where every one for a session is
+        past, the nearest comes now, once."""
+        people = self.services.store.people
+        settings = await people.get_settings(user_id)
+        in_channel = settings.delivery is Delivery.CHANNEL and bool(settings.delivery_chat)
+        if not in_channel and await self.repo.unreachable([user_id]):
+            return 0
+        now = ts(self.services.clock.now())
+        by_session: dict[str, list[Reminder]] = defaultdict(list)
+        for r in await self.repo.failed_of(user_id, after=now, error_prefix=UNREACHABLE):
+            by_session[r.occurrence_id].append(r)
+        ready: list[tuple[int, int]] = []
+        for failed in by_session.values():
+            ahead = [(r.id, ts(r.due)) for r in failed if ts(r.due) >= now]
+            ready += ahead or [(min(failed, key=lambda r: r.offset).id, now)]
+        requeued = await self.repo.requeue(ready, now)
+        if requeued:
+            log.info("%s can be reached again: %d failed reminders planned again", user_id, requeued)
+            self.dispatcher.poke()
+        return requeued
 
     async def plan_people(self, user_ids: Sequence[str]) -> tuple[int, int, int]:
         now = self.services.clock.now()

@@ -200,6 +200,25 @@ class SqlReminderRepository:
                 status=ReminderStatus.FAILED.value, last_error=reason, updated_ts=now))
         return int(result.rowcount or 0)
 
+    async def failed_of(self, user_id: str, *, after: int, error_prefix: str) -> list[Reminder]:
+        query = (sa.select(*_COLUMNS)
+                 .where(r.user_id == user_id, r.status == ReminderStatus.FAILED.value, r.start_ts > after,
+                        r.last_error.startswith(error_prefix, autoescape=True))
+                 .order_by(r.occurrence_id, r.offset_s))
+        async with self._engine.connect() as conn:
+            return [_reminder(row) for row in await conn.execute(query)]
+
+    async def requeue(self, ready: Sequence[tuple[int, int]], now: int) -> int:
+        if not ready:
+            return 0
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                reminders.update().where(r.id == sa.bindparam("b_id"), r.status == ReminderStatus.FAILED.value)
+                .values(status=_PENDING, ready_ts=sa.bindparam("b_ready"), attempts=0, last_error="",
+                        updated_ts=now),
+                [{"b_id": i, "b_ready": when} for i, when in ready])
+        return int(result.rowcount or 0)
+
     # -- the unreachable ---------------------------------------------------------------------------
 
     async def mark_unreachable(self, user_id: str, reason: str, now: int) -> bool:
