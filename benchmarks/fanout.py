@@ -77,16 +77,18 @@ async def wait_for(records: list[SentRecord], count: int, deadline: float) -> No
         await asyncio.sleep(0.2)
 
 
-async def run_dispatcher(subscribers: int, rate: float, due: datetime, batch: int, window: int,
-                         db: Path) -> dict[str, Any]:
+async def run_dispatcher(subscribers: int, rate: float, when: asyncio.Future[datetime], set_up: asyncio.Event,
+                         batch: int, window: int, db: Path) -> dict[str, Any]:
     limits = RateLimits(global_per_second=rate)
     clock = SystemClock()
     adapter = FakeAdapter(limits=limits, enforce=limits, clock=clock)
     config = replace(Config(), db=db, offsets=(OFFSET,), reminder_batch=batch, early_window_minutes=window)
     async with open_app(config, adapters=[adapter], clock=clock) as app:
-        await store_occurrences(app, [make_occurrence("Fan-out plenary", due + OFFSET)])
         for i in range(subscribers):
             await app.store.people.subscribe(Subscription(f"fake:user{i}", SubscriptionScope.ALL))
+        set_up.set()
+        due = await when
+        await store_occurrences(app, [make_occurrence("Fan-out plenary", due + OFFSET)])
         assert app.services.reminders is not None
         planned = time.perf_counter()
         await app.services.reminders.replan_all()
@@ -98,7 +100,7 @@ async def run_dispatcher(subscribers: int, rate: float, due: datetime, batch: in
         return result
 
 
-async def run_baseline(subscribers: int, rate: float, due: datetime) -> dict[str, Any]:
+async def run_baseline(subscribers: int, rate: float, when: asyncio.Future[datetime]) -> dict[str, Any]:
     limits = RateLimits(global_per_second=rate)
     clock = SystemClock()
     adapter = FakeAdapter(limits=limits, enforce=limits, clock=clock)
@@ -116,6 +118,7 @@ async def run_baseline(subscribers: int, rate: float, due: datetime) -> dict[str
                 except RateLimited as exc:
                     await asyncio.sleep(exc.retry_after)
 
+    due = await when
     for i in range(subscribers):
         scheduler.add_job(send, DateTrigger(run_date=due, timezone=UTC), args=(f"fake:user{i}",),
                           id=f"reminder-{i}", misfire_grace_time=None)
@@ -129,14 +132,19 @@ async def run_baseline(subscribers: int, rate: float, due: datetime) -> dict[str
 
 
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
-    # Due far enough ahead for the early start (N / rate, plus a batch and a margin) to fit.
-    lead = args.subscribers / args.rate + args.batch / args.rate + 10
-    due = (datetime.now(UTC) + timedelta(seconds=lead)).replace(microsecond=0)
+    when: asyncio.Future[datetime] = asyncio.get_running_loop().create_future()
+    set_up = asyncio.Event()
     with tempfile.TemporaryDirectory(prefix="eventbot-fanout-") as tmp:
-        tasks = [run_dispatcher(args.subscribers, args.rate, due, args.batch, args.early_window,
-                                Path(tmp) / "bot.db")]
+        tasks = [asyncio.ensure_future(run_dispatcher(args.subscribers, args.rate, when, set_up, args.batch,
+                                                      args.early_window, Path(tmp) / "bot.db"))]
         if not args.no_baseline:
-            tasks.append(run_baseline(args.subscribers, args.rate, due))
+            tasks.append(asyncio.ensure_future(run_baseline(args.subscribers, args.rate, when)))
+        # The session is announced once its N subscribers are stored (which takes a while at
+        # 10,000), due far enough ahead for the early start (N / rate, a batch and a margin).
+        await set_up.wait()
+        lead = args.subscribers / args.rate + args.batch / args.rate + 10
+        due = (datetime.now(UTC) + timedelta(seconds=lead)).replace(microsecond=0)
+        when.set_result(due)
         results = await asyncio.gather(*tasks)
     report = {"scenario": {"subscribers": args.subscribers, "rate_per_s": args.rate, "batch": args.batch,
                            "early_window_minutes": args.early_window, "due": due.isoformat()},
