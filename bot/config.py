@@ -65,6 +65,9 @@ class Config:
     reminder_batch: int = 100
     reminder_lease_seconds: int = 120
     early_window_minutes: int = 10
+    rate_share: float = 1.0
+    """This process's share of each platform's declared limits: 0.5 each when two bot
+    processes send through the same account from one database (they pace independently)."""
     digest_hour: int = 8
     digest_chats: tuple[str, ...] = ()
     telegram_token: SecretStr | None = None
@@ -142,6 +145,11 @@ def _build(raw: dict[str, Any]) -> Config:
                 values[key] = SecretStr(value) if value else None
             elif key == "feed_timeout":
                 values[key] = float(value)
+            elif key == "rate_share":
+                share = float(value)
+                if not 0 < share <= 1:
+                    raise ValueError(f"{share} is not a share between 0 (exclusive) and 1")
+                values[key] = share
             elif key == "discord_guilds":
                 values[key] = tuple(int(v) for v in _as_list(value))
             elif key in {"feeds", "feed"}:

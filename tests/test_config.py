@@ -23,6 +23,7 @@ def test_toml_then_environment_overrides(tmp_path: Path) -> None:
     assert config.timezone == "America/New_York"
     assert config.offsets == (timedelta(days=1), timedelta(minutes=15))
     assert config.feeds[0].name == "sww" and config.feeds[0].refresh_minutes == 30
+    assert load_config(path, env={"EVENTBOT_RATE_SHARE": "0.5"}).rate_share == 0.5
 
 
 @pytest.mark.parametrize(("text", "message"), [
@@ -30,6 +31,8 @@ def test_toml_then_environment_overrides(tmp_path: Path) -> None:
     ('organisers = ["alice"]', "must be a namespaced id"),
     ('colour = "blue"', "unknown setting(s) in config: colour"),
     ("this is not toml", "is not valid TOML"),
+    ("rate_share = 1.5", "invalid value for rate_share"),
+    ("rate_share = 0", "invalid value for rate_share"),
 ])
 def test_bad_config_is_one_clear_line(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "bad.toml"

@@ -176,6 +176,31 @@ async def test_two_dispatchers_on_one_database_never_double_send(tmp_path: Path)
         assert (await counts(h))["sent"] == 200
 
 
+async def test_two_processes_sharing_an_account_stay_within_its_limit_together(tmp_path: Path) -> None:
+    # Two dispatchers on one database, one account that allows 10 msg/s: each takes half.
+    limits = RateLimits(global_per_second=10)
+    adapter = FakeAdapter(limits=limits)
+    session = make_occurrence("Shared", START + timedelta(hours=3))
+    async with Harness.open(tmp_path, adapter=adapter, reminder_batch=20, rate_share=0.5,
+                            offsets=(timedelta(hours=1),)) as h:
+        await h.add_occurrences(session)
+        await subscribe_many(h, 200)
+        second_store = await SqlStore.open(h.config.db, h.clock)
+        try:
+            services = h.app.services
+            first = Dispatcher(services)
+            second = Dispatcher(replace(services, store=second_store))
+            adapter.enforce = limits
+            h.clock.set(session.start - timedelta(hours=1))
+            await asyncio.gather(first.run(), second.run())
+        finally:
+            await second_store.close()
+        assert adapter.rate_limited == 0
+        delivered = Counter(r.message.user.id for r in adapter.records if r.message.kind == "reminder")
+        assert len(delivered) == 200 and set(delivered.values()) == {1}
+        assert first.progress.sent > 0 and second.progress.sent > 0
+
+
 async def test_storm_of_429s_loses_nothing(tmp_path: Path) -> None:
     # The platform enforces 5 msg/s but declares nothing, and adds a burst of explicit 429s.
     adapter = FakeAdapter()

@@ -155,7 +155,7 @@ class Dispatcher:
         self.concurrency = concurrency
         self.sleep_until: Sleeper = sleep_until or getattr(self.clock, "sleep_until", None) or self._sleep
         self.rng = rng or random.Random()
-        self.limiter = Limiter(services.messenger.limits)
+        self.limiter = Limiter(services.messenger.limits, share=config.rate_share)
         self.progress = FanOut()
         self._running = False
         self._stopping = False
@@ -429,11 +429,10 @@ class Dispatcher:
                 self._finish(job.batch, job.reminder, ReminderStatus.EXPIRED, "the session had already started")
                 continue
             platform = job.reminder.platform
-            later = self.limiter.held_back(now, platform, job.chat, group=job.group)
-            if later is not None:
-                self._hold(job, later)
+            at, reserved = self.limiter.take(now, platform, job.chat, group=job.group)
+            if not reserved:
+                self._hold(job, at)
                 continue
-            at = self.limiter.reserve(now, platform, job.chat, group=job.group)
             if at > now:
                 await self.sleep_until(at)
             paused = self.limiter.paused_until(platform, job.chat)

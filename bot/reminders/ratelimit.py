@@ -2,9 +2,12 @@
 
 Each limit is a bucket that hands out send slots no closer together than ``1 / rate``
 (a burst of one): per adapter (messages/s), per chat (messages/s) and per group chat
-(messages/min). A send reserves the earliest slot free in every bucket it touches, so the
+(messages/min). A send takes the earliest slot free in every bucket it touches, so the
 declared limits are never exceeded, however many sends are in flight. ``RateLimited`` from
 the platform pauses the bucket it names (the whole adapter when it names none).
+
+Buckets live in one process. Processes sharing an account each take ``share`` of every
+limit (config ``rate_share``), so together they stay within it.
 """
 
 from __future__ import annotations
@@ -25,57 +28,54 @@ class _Bucket:
 @dataclass
 class Limiter:
     limits: Callable[[str], RateLimits]
+    share: float = 1.0
     _buckets: dict[tuple[str, str], _Bucket] = field(default_factory=dict)
     _paused: dict[str, datetime] = field(default_factory=dict)
 
     def _keys(self, platform: str, chat: str, group: bool) -> list[tuple[tuple[str, str], timedelta]]:
         limits = self.limits(platform)
+        share = self.share
         keys = []
         if limits.global_per_second:
-            keys.append(((platform, ""), timedelta(seconds=1 / limits.global_per_second)))
+            keys.append(((platform, ""), timedelta(seconds=1 / (limits.global_per_second * share))))
         if limits.per_chat_per_second:
-            keys.append(((platform, chat), timedelta(seconds=1 / limits.per_chat_per_second)))
+            keys.append(((platform, chat), timedelta(seconds=1 / (limits.per_chat_per_second * share))))
         if group and limits.per_group_per_minute:
-            keys.append(((platform, "group:" + chat), timedelta(seconds=60 / limits.per_group_per_minute)))
+            keys.append(((platform, "group:" + chat),
+                         timedelta(seconds=60 / (limits.per_group_per_minute * share))))
         return keys
 
-    def reserve(self, now: datetime, platform: str, chat: str, *, group: bool = False) -> datetime:
-        """Take the earliest slot at or after ``now`` for a send into ``chat``; return it."""
-        at = max(now, self._paused.get(platform, now), self._paused.get(chat, now))
-        keys = self._keys(platform, chat, group)
+    def take(self, now: datetime, platform: str, chat: str, *, group: bool = False) -> tuple[datetime, bool]:
+        """Reserve the earliest slot at or after ``now`` for a send into ``chat``: ``(slot, True)``.
+
+        Unless ``chat``'s own limits (its per-chat or per-group bucket, or a pause on it) free
+        it later than the adapter-wide limits would: then nothing is reserved and the answer
+        is ``(when the chat is free, False)``; such a send should wait aside, so that sends to
+        other chats are not queued behind it.
+        """
+        overall = max(now, self._paused.get(platform, now))
+        own = self._paused.get(chat, now)
         buckets = []
-        for key, interval in keys:
+        for key, interval in self._keys(platform, chat, group):
             bucket = self._buckets.get(key)
             if bucket is None:
                 bucket = self._buckets[key] = _Bucket(interval)
             buckets.append(bucket)
-            if bucket.next_free is not None and bucket.next_free > at:
-                at = bucket.next_free
+            if bucket.next_free is not None:
+                if key[1]:
+                    own = max(own, bucket.next_free)
+                else:
+                    overall = max(overall, bucket.next_free)
+        if own > overall:
+            return own, False
         for bucket in buckets:
-            bucket.next_free = at + bucket.interval
-        return at
-
-    def held_back(self, now: datetime, platform: str, chat: str, *, group: bool = False) -> datetime | None:
-        """When ``chat``'s own limits (its per-chat or per-group bucket, or a pause on it) let
-        the next send into it go, if that is later than the adapter-wide limits would: such a
-        send should wait aside, so that sends to other chats are not queued behind it."""
-        limits = self.limits(platform)
-        overall = max(now, self._paused.get(platform, now))
-        own = self._paused.get(chat, now)
-        if limits.global_per_second:
-            bucket = self._buckets.get((platform, ""))
-            if bucket is not None and bucket.next_free is not None:
-                overall = max(overall, bucket.next_free)
-        for key, _interval in self._keys(platform, chat, group):
-            bucket = self._buckets.get(key)
-            if key != (platform, "") and bucket is not None and bucket.next_free is not None:
-                own = max(own, bucket.next_free)
-        return own if own > overall else None
+            bucket.next_free = overall + bucket.interval
+        return overall, True
 
     def group_interval(self, platform: str) -> float | None:
         """Seconds between sends into one group chat, if the platform limits that."""
         per_minute = self.limits(platform).per_group_per_minute
-        return 60 / per_minute if per_minute else None
+        return 60 / (per_minute * self.share) if per_minute else None
 
     def paused_until(self, platform: str, chat: str) -> datetime | None:
         found = [t for t in (self._paused.get(platform), self._paused.get(chat)) if t is not None]
@@ -92,4 +92,6 @@ class Limiter:
                 bucket.next_free = until
 
     def rate(self, platform: str) -> float | None:
-        return self.limits(platform).global_per_second
+        """Messages per second this process may send on the platform, if limited."""
+        rate = self.limits(platform).global_per_second
+        return rate * self.share if rate else None
