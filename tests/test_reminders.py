@@ -13,10 +13,10 @@ from zoneinfo import ZoneInfo
 from adapters.fake import FakeAdapter
 from bot.errors import DeliveryFailed, RateLimited
 from bot.models import (
-    ChatKind,
-    ChatRef,
+    Delivered,
     Delivery,
     EventStatus,
+    Outgoing,
     ReminderStatus,
     Subscription,
     SubscriptionScope,
@@ -271,6 +271,40 @@ async def test_a_full_group_waits_aside_while_private_reminders_go_on_time(tmp_p
         assert due - timedelta(minutes=10) <= times[0] and times[-1] <= due
 
 
+async def test_stopping_returns_sends_waiting_aside_to_pending(tmp_path: Path) -> None:
+    limits = RateLimits(global_per_second=30, per_chat_per_second=1, per_group_per_minute=20)
+    adapter = FakeAdapter(limits=limits, enforce=limits)
+    session = make_occurrence("Room only", START + timedelta(hours=1))
+    async with Harness.open(tmp_path, adapter=adapter, offsets=(timedelta(minutes=15),)) as h:
+        await h.add_occurrences(session)
+        for i in range(10):
+            await h.app.store.people.subscribe(Subscription(f"fake:member{i}", SubscriptionScope.ALL))
+            await h.app.store.people.save_settings(UserSettings(f"fake:member{i}", delivery=Delivery.CHANNEL,
+                                                                delivery_chat="fake:room"))
+        await h.reminders.replan_all()
+        dispatcher = Dispatcher(h.app.services)
+        stopping: list[asyncio.Future[None]] = []
+        send = adapter.send
+
+        async def send_then_stop(message: Outgoing) -> Delivered:
+            delivered = await send(message)
+            if not stopping:  # the bot is asked to stop right after its first send
+                stopping.append(asyncio.ensure_future(dispatcher.close(grace=30)))
+            return delivered
+
+        adapter.send = send_then_stop  # type: ignore[method-assign]
+        h.clock.set(session.start - timedelta(minutes=15))
+        await asyncio.ensure_future(dispatcher.run())  # a task of its own, as the alarm runs it
+        await stopping[0]
+        # One went; the nine waiting aside for the group were not left claimed.
+        assert await counts(h) == {"pending": 9, "sending": 0, "sent": 1, "failed": 0, "expired": 0}
+        adapter.send = send  # type: ignore[method-assign]
+        h.reminders.dispatcher.poke()
+        await h.advance(timedelta(minutes=5))
+        names = Counter(r.message.text.partition(":")[0] for r in adapter.records if r.message.kind == "reminder")
+        assert names == Counter(f"member{i}" for i in range(10))
+
+
 async def test_blocked_user_is_told_once_in_the_shared_chat(tmp_path: Path) -> None:
     first = make_occurrence("First", START + timedelta(hours=2))
     second = make_occurrence("Second", START + timedelta(hours=3))
@@ -307,7 +341,7 @@ async def test_writing_privately_again_brings_failed_reminders_back(tmp_path: Pa
         assert (await counts(h))["failed"] == 4  # the one tried, and the three still pending
         # Bob unblocks the bot and writes to it privately, after First's 30-minute reminder was due.
         h.adapter.unreachable.discard("fake:bob")
-        await h.say("bob", "/mine", chat=ChatRef("fake:bob", ChatKind.PRIVATE))
+        await h.say("bob", "/mine", chat=h.adapter.dm("bob"))
         assert await h.app.store.reminders.unreachable(["fake:bob"]) == set()
         await h.advance(timedelta(days=1))
         got = [(r.message.text.split("”")[0], r.at) for r in h.reminders_to("bob")]

@@ -72,6 +72,8 @@ KEEP_GOING = timedelta(seconds=5)
 """A drain waits in place (instead of setting the alarm) for work ready this soon."""
 PROGRESS_EVERY = 500
 PROGRESS_SECONDS = 5.0
+PROGRESS_SAVE_SECONDS = 0.5
+"""How often a fan-out's progress is written for ``eventbot reminders`` (and at its end)."""
 MAINTENANCE_SECONDS = 5.0
 """How often a drain returns expired claims and expires started sessions (full scans)."""
 CLOCK_GRAIN = 0.001
@@ -162,6 +164,7 @@ class Dispatcher:
         self._again = False
         self._task: asyncio.Task[object] | None = None
         self._last_log = 0.0
+        self._saved = 0.0
         self._logged_sent = 0
         # Sends held back by their own chat's limit (a group's 20 a minute), soonest first,
         # across batches; the batches they belong to, while they have any held or unrecorded.
@@ -348,7 +351,7 @@ class Dispatcher:
                 if self._held:
                     # Claimed sends wait aside for their chat: stay, keep their claims alive,
                     # and look for new work whenever one of them goes.
-                    wake.append(self._held[0][0])
+                    wake += [self._held[0][0], now_dt + timedelta(seconds=self.lease / 3)]
                     await self._renew()
                     await self._flush()
                 if not wake:
@@ -583,7 +586,9 @@ class Dispatcher:
             p.waiting = await self.repo.count_ready(ts(self.clock.now()))
             log.info("fan-out: %d sent, %d failed, %d expired, %d waiting, %.1f msg/s",
                      p.sent, p.failed, p.expired, p.waiting, p.rate_per_second)
-        await self._save_progress()
+        if time.monotonic() - self._saved >= PROGRESS_SAVE_SECONDS:
+            await self._save_progress()
 
     async def _save_progress(self) -> None:
+        self._saved = time.monotonic()
         await self.repo.set_meta("fanout", json.dumps(asdict(self.progress)))
