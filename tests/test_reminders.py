@@ -203,6 +203,19 @@ async def test_declared_limits_are_never_exceeded_and_fanout_lands_on_time(tmp_p
         assert min(r.at for r in got) < due - timedelta(seconds=19)
 
 
+async def test_a_lone_reminder_under_a_declared_rate_is_sent_not_waited_for_forever(tmp_path: Path) -> None:
+    # At 30/s the time a fan-out needs is a fraction of a second that a datetime cannot hold
+    # exactly; the dispatcher once waited for that last microsecond-fraction without end.
+    adapter = FakeAdapter(limits=RateLimits(global_per_second=30, per_chat_per_second=1, per_group_per_minute=20))
+    session = make_occurrence("Ethics", START + timedelta(days=1, hours=4))
+    async with Harness.open(tmp_path, adapter=adapter) as h:
+        await h.add_occurrences(session)
+        await h.say("alice", "/subscribe all")
+        await asyncio.wait_for(h.advance(timedelta(days=2)), timeout=30)
+        assert [r.at <= r.message.starts_at - offset for r, offset in zip(
+            h.reminders_to("alice"), (timedelta(days=1), timedelta(minutes=15)), strict=True)] == [True, True]
+
+
 async def test_blocked_user_is_told_once_in_the_shared_chat(tmp_path: Path) -> None:
     first = make_occurrence("First", START + timedelta(hours=2))
     second = make_occurrence("Second", START + timedelta(hours=3))

@@ -65,6 +65,9 @@ PROGRESS_EVERY = 500
 PROGRESS_SECONDS = 5.0
 MAINTENANCE_SECONDS = 5.0
 """How often a drain returns expired claims and expires started sessions (full scans)."""
+CLOCK_RESOLUTION = 0.001
+"""A start this close counts as now: datetimes keep microseconds, and a start computed in
+float seconds may lie a fraction of one past the instant a wait for it wakes at."""
 HORIZON_SECONDS = 2.0
 """How long a drain trusts its per-platform horizons before counting the due set again."""
 
@@ -261,7 +264,7 @@ class Dispatcher:
             else:
                 lead = 0.0
             start = ready - lead
-            if start <= now:
+            if start <= now + CLOCK_RESOLUTION:
                 horizons[platform] = max(horizons[platform] or ready, ready)
             elif next_start is None or start < next_start:
                 next_start = start
