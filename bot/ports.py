@@ -378,6 +378,8 @@ class ReminderSummary:
     failed: int
     expired: int
     failures: tuple[Reminder, ...] = ()
+    unreachable: tuple[tuple[str, str], ...] = ()
+    """(person, reason) for everyone newly found unreachable privately in the period."""
 
 
 class ReminderRepository(Protocol):
@@ -462,7 +464,7 @@ class ReminderRepository(Protocol):
         ...
 
     async def summary_since(self, since: int, failures: int = 10) -> ReminderSummary:
-        """Outcomes recorded since ``since`` and the latest failures."""
+        """Outcomes recorded since ``since``, the latest failures, and who became unreachable."""
         ...
 
     async def get_meta(self, key: str) -> str | None:

@@ -10,7 +10,8 @@ and records each outcome.
   its due time at the adapter's rate, but never more than ``early_window_minutes`` early.
 * Transient failures are retried with exponential backoff and jitter, up to
   ``MAX_ATTEMPTS``; ``RateLimited`` pauses the adapter (or chat) and retries without counting
-  an attempt; a person who cannot be reached is marked so and told once in a shared chat.
+  an attempt; a person who cannot be reached privately is marked so, told once in the
+  shared chat they subscribed from, and reminded there instead (failed where there is none).
   A reminder whose session has started is expired, never sent late.
 """
 
@@ -349,7 +350,10 @@ class Dispatcher:
             elif s.delivery is Delivery.CHANNEL and s.delivery_chat:
                 jobs.append(_Job(r, o, s, s.delivery_chat, group=True))
             elif r.user_id in unreachable:
-                self._finish(batch, r, ReminderStatus.FAILED, "recipient unreachable")
+                if s.delivery_chat:  # their private chat is closed: the shared chat instead
+                    jobs.append(_Job(r, o, s, s.delivery_chat, group=True))
+                else:
+                    self._finish(batch, r, ReminderStatus.FAILED, "recipient unreachable")
             else:
                 jobs.append(_Job(r, o, s, r.user_id, group=False))
         await self._pace(batch, jobs)
@@ -419,8 +423,12 @@ class Dispatcher:
             self.progress.rate_limited += 1
             jobs.appendleft(job)
         except RecipientUnreachable as exc:
-            self._finish(batch, r, ReminderStatus.FAILED, exc.reason)
+            fallback = job.settings.delivery_chat if not job.group else None
+            if not fallback:
+                self._finish(batch, r, ReminderStatus.FAILED, exc.reason)
             await self._unreachable(job, exc)
+            if fallback:  # after the notice that explains it
+                jobs.appendleft(_Job(r, job.occurrence, job.settings, fallback, group=True))
         except DeliveryFailed as exc:
             self._retry_or_fail(batch, r, exc.reason, transient=exc.transient)
         except AdapterUnavailable as exc:
@@ -464,15 +472,17 @@ class Dispatcher:
         now = ts(self.clock.now())
         if await self.repo.mark_unreachable(user_id, error.reason, now):
             log.warning("%s cannot be reached privately (%s); no more private reminders", user_id, error.reason)
-        await self.repo.fail_pending_of(user_id, "recipient unreachable", now)
         s = job.settings
-        if not s.delivery_chat or not await self.repo.take_notice(user_id):
+        if not s.delivery_chat:
+            await self.repo.fail_pending_of(user_id, "recipient unreachable", now)
+            return
+        if not await self.repo.take_notice(user_id):
             return
         _ = translator(s.language or self.services.config.language)
         name = s.display_name or user_id.partition(":")[2]
         text = _("{name}, I could not send you a private reminder for “{title}”: you may have blocked me "
-                 "or never started a chat with me. Open a private chat with me and send /delivery dm, "
-                 "or send /delivery channel to get your reminders here.", name=name, title=job.occurrence.title)
+                 "or never started a chat with me, so your reminders will come here. To get them privately "
+                 "again, open a private chat with me and send /delivery dm.", name=name, title=job.occurrence.title)
         try:
             await self.services.messenger.send(Outgoing(text=text, chat=ChatRef(s.delivery_chat, ChatKind.GROUP),
                                                         kind="notice"))

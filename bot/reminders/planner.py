@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo
 
 from bot.config import Config
 from bot.errors import UnknownTimeZone
-from bot.models import Delivery, EventStatus, Occurrence, Subscription, SubscriptionScope, UserSettings
+from bot.models import EventStatus, Occurrence, Subscription, SubscriptionScope, UserSettings
 from bot.ports import PlannedReminder, ReminderKey, ReminderRepository
 from bot.timeutil import zone
 
@@ -163,10 +163,8 @@ class Planner:
 
     def _person(self, s: UserSettings, unreachable: set[str], default_offsets: tuple[int, ...],
                 ) -> tuple[ZoneInfo, tuple[int, ...], tuple[int, int] | None] | None:
-        if s.delivery is Delivery.CHANNEL and s.delivery_chat:
-            pass
-        elif s.user_id in unreachable:
-            return None
+        if s.user_id in unreachable and not s.delivery_chat:
+            return None  # no private chat and no shared one: nothing can be delivered
         offsets = tuple(int(o.total_seconds()) for o in s.offsets) if s.offsets else default_offsets
         quiet = (s.quiet_start, s.quiet_end) if s.quiet_start is not None and s.quiet_end is not None else None
         return safe_zone(s.timezone, self._config.timezone), offsets, quiet

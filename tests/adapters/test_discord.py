@@ -258,6 +258,36 @@ async def test_reminder_goes_by_dm_with_viewer_local_timestamps(tmp_path: Path) 
         assert delivered.message_id is not None
 
 
+async def test_the_dispatcher_reminds_by_dm_and_a_refused_dm_falls_back_to_the_channel(tmp_path: Path) -> None:
+    session = make_occurrence("Reflective supervision", START + timedelta(hours=2))
+    async with discord_bot(tmp_path, offsets=(timedelta(minutes=15),)) as bot:
+        api = bot.api
+        await store_occurrences(bot.app, [session])
+        for person in (BOB, CAROL):
+            await api.slash("subscribe", user=person, options={"event": "all"})  # in the guild channel
+        await api.wait_for(lambda: len(api.followups()) == 2)
+        api.refuse_dms.add(CAROL.id)
+        alarms = bot.app.services.alarms
+        assert isinstance(alarms, ManualAlarms)
+        await alarms.advance(timedelta(hours=2))
+
+        [dm] = await api.wait_for(lambda: api.channel_messages(FakeDiscord.dm_channel_id(BOB.id)))
+        unix = int(session.start.timestamp())
+        assert "Reflective supervision" in embed_text(dm)
+        assert f"<t:{unix}:F>" in embed_text(dm) and f"<t:{unix}:R>" in embed_text(dm)
+
+        def in_channel() -> list[Any]:
+            return [m for m in api.channel_messages(CHANNEL_ID) if m.json.get("embeds")][-2:]
+
+        notice, reminder = await api.wait_for(lambda: len(in_channel()) == 2 and in_channel())
+        assert embed_text(notice).startswith("Carol, I could not send you a private reminder")
+        assert embed_text(reminder).startswith("Carol: ⏰ “Reflective supervision”")
+        assert f"<t:{unix}:R>" in embed_text(reminder)
+        assert not api.channel_messages(FakeDiscord.dm_channel_id(CAROL.id))
+        counts = await bot.app.store.reminders.counts()
+        assert (counts["sent"], counts["failed"]) == (2, 0)
+
+
 async def test_refused_dm_is_recipient_unreachable(tmp_path: Path) -> None:
     async with discord_bot(tmp_path) as bot:
         bot.api.refuse_dms.add(CAROL.id)
