@@ -22,7 +22,7 @@ from bot.app import FEATURES, App, open_app
 from bot.clock import FakeClock
 from bot.config import Config, SecretStr
 from bot.errors import AdapterUnavailable, RateLimited, RecipientUnreachable
-from bot.models import Attachment, Button, ChatKind, ChatRef, Outgoing, PollSpec, UserRef
+from bot.models import Attachment, Button, ChatKind, ChatRef, Outgoing, PollSpec, ReminderStatus, UserRef
 from bot.ports import Capability
 from tests.conftest import REPO
 from tests.fakes.discord_api import ALICE, BOB, CAROL, CHANNEL_ID, GUILD_ID, FakeDiscord
@@ -315,6 +315,31 @@ async def test_a_429_becomes_rate_limited_and_nothing_is_sent_twice(tmp_path: Pa
         assert not bot.api.channel_messages(CHANNEL_ID)
         await bot.adapter.send(Outgoing(text="Poll closes soon", chat=room))
         assert len(bot.api.channel_messages(CHANNEL_ID)) == 1
+
+
+async def test_a_429_on_a_reminder_dm_is_waited_out_by_the_dispatcher_and_sent_once(tmp_path: Path) -> None:
+    session = make_occurrence("Reflective supervision", START + timedelta(hours=2))
+    async with discord_bot(tmp_path, offsets=(timedelta(minutes=15),)) as bot:
+        api = bot.api
+        await store_occurrences(bot.app, [session])
+        await api.slash("subscribe", user=BOB, options={"event": "all"})
+        await api.wait_for(api.followups)
+        dm = FakeDiscord.dm_channel_id(BOB.id)
+        # longer than discord.py waits out by itself (MAX_RATELIMIT_WAIT), so it is ours to honour
+        api.fail_next("POST", rf"channels/{dm}/messages", 429,
+                      {"message": "You are being rate limited.", "retry_after": 42.5, "global": False},
+                      {"Via": "1.1 google", "Retry-After": "43"})
+        alarms = bot.app.services.alarms
+        assert isinstance(alarms, ManualAlarms)
+        await alarms.advance(timedelta(hours=2))
+        [refused, delivered] = await api.wait_for(
+            lambda: len(attempts := api.find("POST", rf"channels/{dm}/messages", ok_only=False)) == 2 and attempts)
+        assert (refused.status, delivered.status) == (429, 200)
+        assert "Reflective supervision" in embed_text(delivered)
+        [sent] = await bot.app.store.reminders.find(ReminderStatus.SENT)
+        # Discord said 42.5 s: the retry came no sooner, and still before the session started
+        assert sent.sent_at is not None and sent.sent_at >= sent.due - timedelta(seconds=5) + timedelta(seconds=42)
+        assert sent.sent_at < session.start
 
 
 def test_the_adapter_declares_its_limits_and_capabilities() -> None:

@@ -24,7 +24,18 @@ from bot.clock import FakeClock
 from bot.config import Config, SecretStr
 from bot.errors import AdapterUnavailable, DeliveryFailed, RateLimited, RecipientUnreachable
 from bot.i18n import translator
-from bot.models import Attachment, Button, ChatKind, ChatRef, Incoming, Outgoing, PollSpec, Role, UserRef
+from bot.models import (
+    Attachment,
+    Button,
+    ChatKind,
+    ChatRef,
+    Incoming,
+    Outgoing,
+    PollSpec,
+    ReminderStatus,
+    Role,
+    UserRef,
+)
 from tests.fakes.telegram_api import BotApiError, FakeBotApi, rate_limited
 from tests.harness import START, make_occurrence, store_occurrences
 
@@ -468,6 +479,25 @@ async def test_blocked_user_through_the_fake_server_state(bot: Running) -> None:
     api.add_user(1009, "Never")  # never opened a private chat
     with pytest.raises(RecipientUnreachable, match="initiate"):
         await bot.adapter.send(Outgoing("Reminder", user=UserRef("telegram:1009"), kind="reminder"))
+
+
+async def test_a_429_on_a_reminder_is_waited_out_and_the_reminder_sent_once(bot: Running) -> None:
+    api = bot.api
+    carys = api.add_user(1012, "Carys")
+    await store_occurrences(bot.app, [make_occurrence("Ethics", START + timedelta(days=2, hours=3), id="eth1")])
+    api.say(carys, "/subscribe eth1")
+    await api.wait_call("sendMessage", chat_id=1012)
+    refused_at = []
+    api.fail_next("sendMessage", rate_limited(7),
+                  when=lambda call: call["chat_id"] == 1012 and not refused_at.append(bot.clock.now()))
+    await bot.alarms.advance(timedelta(days=3))
+    _, refused, day_before, quarter_hour = await api.wait_call("sendMessage", 4, chat_id=1012)
+    assert refused.error == "Too Many Requests: retry after 7"
+    assert day_before.result["text"] == refused["text"]  # the same reminder, once, after the wait
+    assert day_before.error is None and quarter_hour.error is None
+    sent = await bot.app.store.reminders.find(ReminderStatus.SENT)
+    first = min(r.sent_at for r in sent if r.sent_at)
+    assert first >= refused_at[0].replace(microsecond=0) + timedelta(seconds=7)  # (stored to the second)
 
 
 async def test_a_blocked_subscriber_gets_one_attempt_and_the_rest_are_failed_unsent(bot: Running) -> None:
