@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import subprocess
@@ -315,6 +316,18 @@ async def test_a_429_becomes_rate_limited_and_nothing_is_sent_twice(tmp_path: Pa
         assert not bot.api.channel_messages(CHANNEL_ID)
         await bot.adapter.send(Outgoing(text="Poll closes soon", chat=room))
         assert len(bot.api.channel_messages(CHANNEL_ID)) == 1
+
+
+async def test_per_route_buckets_from_the_headers_are_respected(tmp_path: Path) -> None:
+    async with discord_bot(tmp_path) as bot:
+        # Discord announces 2 messages per 0.2 s for this channel and refuses a third with a 429.
+        bucket = bot.api.limit_route("POST", rf"channels/{CHANNEL_ID}/messages", limit=2, window=0.2)
+        room = ChatRef(f"discord:{CHANNEL_ID}")
+        await asyncio.gather(*(bot.adapter.send(Outgoing(text=f"Update {n}", chat=room)) for n in range(6)))
+        sent = bot.api.find("POST", rf"channels/{CHANNEL_ID}/messages", ok_only=False)
+        # discord.py read the bucket from the headers and waited for it: nothing was refused
+        assert [r.status for r in sent] == [200] * 6 and bucket.refused == 0
+        assert sorted(embed_text(r) for r in sent) == [f"Update {n}" for n in range(6)]
 
 
 async def test_a_429_on_a_reminder_dm_is_waited_out_by_the_dispatcher_and_sent_once(tmp_path: Path) -> None:
