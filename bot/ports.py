@@ -332,6 +332,14 @@ class PeopleRepository(Protocol):
         """Return grants, of one person or of everyone."""
         ...
 
+    async def chat_language(self, chat_id: str) -> str | None:
+        """The language a group chat speaks, if someone set one (``/language xx --here``)."""
+        ...
+
+    async def set_chat_language(self, chat_id: str, language: str | None, now: int) -> None:
+        """Set (or with None, clear) the language of a group chat."""
+        ...
+
 
 ReminderKey = tuple[str, str, int]
 """``(user_id, occurrence_id, offset_seconds)``: what makes a reminder unique."""

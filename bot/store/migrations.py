@@ -57,6 +57,7 @@ MIGRATIONS: list[Migration] = [
         schema.live_bindings, schema.live_sessions, schema.polls, schema.poll_votes,
         schema.questions, schema.question_upvotes, schema.checkins,
     )),
+    Migration(6, "chat settings", create_tables(schema.chats)),
 ]
 
 

@@ -199,8 +199,9 @@ async def test_registration_payload_options_autocomplete_and_english_locales_onl
         timezone = commands["timezone"]
         [zone] = timezone["options"]
         assert zone["name"] == "zone" and zone["type"] == 3 and zone["required"] and zone["autocomplete"]
-        [language] = commands["language"]["options"]
+        language, here = commands["language"]["options"]
         assert [c["value"] for c in language["choices"]] == ["en", "cy"] and not language.get("autocomplete")
+        assert here["name"] == "here" and here["type"] == 5 and not here.get("required")
         assert commands["subscribe"]["options"][0]["autocomplete"]
         echo = {o["name"]: o for o in commands["echo"]["options"]}
         assert echo["first"]["required"] and not echo["rest"].get("required")
@@ -214,6 +215,20 @@ async def test_registration_payload_options_autocomplete_and_english_locales_onl
         assert not [key for key in localisation_keys(put.json) if key not in {"en-GB", "en-US"}]  # never cy
         assert commands["timezone"]["description_localizations"]["en-GB"] == \
             "Set the time zone your times are shown in."
+
+
+async def test_a_welsh_server_set_with_language_here_outranks_discords_english_locale(tmp_path: Path) -> None:
+    async with discord_bot(tmp_path) as bot:
+        api = bot.api
+        await api.slash("language", user=ALICE, options={"language": "cy", "here": True})  # Alice organises
+        [set_here] = await api.wait_for(api.followups)
+        assert embed_text(set_here).startswith("O hyn ymlaen, byddaf yn ysgrifennu yn y sgwrs hon")
+        await api.slash("help", user=BOB, locale="en-GB")
+        help_reply = (await api.wait_for(lambda: len(api.followups()) == 2 and api.followups()))[-1]
+        assert embed_text(help_reply).startswith("Mae eventbot yn eich helpu")
+        await api.slash("help", user=BOB, dm=True, locale="en-GB")  # his DM is not the Welsh room
+        dm_reply = (await api.wait_for(lambda: len(api.followups()) == 3 and api.followups()))[-1]
+        assert embed_text(dm_reply).startswith("eventbot keeps you on time")
 
 
 async def test_commands_are_synced_per_guild_in_development(tmp_path: Path) -> None:
