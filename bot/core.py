@@ -34,9 +34,14 @@ class Bot:
             organisers.add(f"console:{config.console_user}")
         return organisers
 
-    def language_for(self, settings: UserSettings, locale: str | None = None) -> str:
+    def language_for(self, settings: UserSettings, locale: str | None = None,
+                     chat_language: str | None = None) -> str:
+        """The person's own choice; else the chat's (``/language xx --here``); else what their
+        app says (Discord has no Welsh, so a Welsh room outranks it); else the configured one."""
         if settings.language:
             return settings.language
+        if chat_language:
+            return chat_language
         hint = (locale or "").split("-")[0].split("_")[0].lower()
         return hint if hint in LANGUAGES else self.services.config.language
 
@@ -47,8 +52,9 @@ class Bot:
             settings = replace(settings, display_name=incoming.user.name)
             await people.save_settings(settings)
         role = await self.role_of(incoming.user.id)
+        chat_language = None if incoming.chat.is_private else await people.chat_language(incoming.chat.id)
         return Context(incoming=incoming, services=self.services, settings=settings, role=role,
-                       _=translator(self.language_for(settings, incoming.locale)))
+                       _=translator(self.language_for(settings, incoming.locale, chat_language)))
 
     async def handle(self, incoming: Incoming) -> None:
         """Answer one message or button press. Never raises: a failure is logged and, where

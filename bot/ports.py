@@ -332,6 +332,14 @@ class PeopleRepository(Protocol):
         """Return grants, of one person or of everyone."""
         ...
 
+    async def chat_language(self, chat_id: str) -> str | None:
+        """The language a group chat speaks, if someone set one (``/language xx --here``)."""
+        ...
+
+    async def set_chat_language(self, chat_id: str, language: str | None, now: int) -> None:
+        """Set (or with None, clear) the language of a group chat."""
+        ...
+
 
 ReminderKey = tuple[str, str, int]
 """``(user_id, occurrence_id, offset_seconds)``: what makes a reminder unique."""
@@ -380,6 +388,8 @@ class ReminderSummary:
     failed: int
     expired: int
     failures: tuple[Reminder, ...] = ()
+    unreachable: tuple[tuple[str, str], ...] = ()
+    """(person, reason) for everyone newly found unreachable privately in the period."""
 
 
 class ReminderRepository(Protocol):
@@ -481,7 +491,7 @@ class ReminderRepository(Protocol):
         ...
 
     async def summary_since(self, since: int, failures: int = 10) -> ReminderSummary:
-        """Outcomes recorded since ``since`` and the latest failures."""
+        """Outcomes recorded since ``since``, the latest failures, and who became unreachable."""
         ...
 
     async def get_meta(self, key: str) -> str | None:

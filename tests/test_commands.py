@@ -104,7 +104,7 @@ async def test_garbage_gets_a_usage_line_never_an_exception(harness: Harness) ->
     assert await harness.say("alice", "/frobnicate now") == ["Unknown command “/frobnicate”. Send /help for the list."]
     assert await harness.say("alice", "/subscribe") == ["Usage: /subscribe EVENT|all"]
     assert await harness.say("alice", "/timezone") == ["Usage: /timezone ZONE"]
-    assert await harness.say("alice", "/language fr") == ["Usage: /language en|cy"]
+    assert await harness.say("alice", "/language fr") == ["Usage: /language en|cy [--here]"]
     assert await harness.say("alice", '/subscribe "unclosed') == ["A quote is not closed."]
     assert await harness.say("alice", "/subscribe nothing-like-this") == [
         "No session matches “nothing-like-this”. Try /events to see their ids."]

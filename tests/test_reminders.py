@@ -305,21 +305,63 @@ async def test_stopping_returns_sends_waiting_aside_to_pending(tmp_path: Path) -
         assert names == Counter(f"member{i}" for i in range(10))
 
 
-async def test_blocked_user_is_told_once_in_the_shared_chat(tmp_path: Path) -> None:
+async def test_a_lone_reminder_under_a_declared_rate_is_sent_not_waited_for_forever(tmp_path: Path) -> None:
+    # At 30/s the time a fan-out needs is a fraction of a second that a datetime cannot hold
+    # exactly; the dispatcher once waited for that last microsecond-fraction without end.
+    adapter = FakeAdapter(limits=RateLimits(global_per_second=30, per_chat_per_second=1, per_group_per_minute=20))
+    session = make_occurrence("Ethics", START + timedelta(days=1, hours=4))
+    async with Harness.open(tmp_path, adapter=adapter) as h:
+        await h.add_occurrences(session)
+        await h.say("alice", "/subscribe all")
+        await asyncio.wait_for(h.advance(timedelta(days=2)), timeout=30)
+        assert [r.at <= r.message.starts_at - offset for r, offset in zip(
+            h.reminders_to("alice"), (timedelta(days=1), timedelta(minutes=15)), strict=True)] == [True, True]
+
+
+async def test_blocked_user_is_told_once_in_the_shared_chat_and_reminded_there(tmp_path: Path) -> None:
     first = make_occurrence("First", START + timedelta(hours=2))
     second = make_occurrence("Second", START + timedelta(hours=3))
     async with Harness.open(tmp_path, offsets=(timedelta(minutes=30), timedelta(minutes=15))) as h:
         await h.add_occurrences(first, second)
-        await h.say("bob", "/subscribe all")
+        await h.say("bob", "/subscribe all")  # in the shared room: that is where he can be found
         await h.say("alice", "/subscribe all")
         h.adapter.unreachable.add("fake:bob")
         h.adapter.clear()
         await h.advance(timedelta(hours=4))
-        notices = [m for m in h.adapter.in_chat() if m.kind == "notice"]
+        room = h.adapter.in_chat()
+        notices = [m for m in room if m.kind == "notice"]
         assert len(notices) == 1 and notices[0].text.startswith("bob, I could not send you a private reminder")
+        assert "so your reminders will come here" in notices[0].text
         assert len(h.reminders_to("alice")) == 4
-        assert h.reminders_to("bob") == []
+        # the one refused in private came to the room right after the notice, and the rest followed it
+        bobs = [m for m in room if m.kind == "reminder"]
+        assert [m.text.partition(":")[0] for m in bobs] == ["bob"] * 4
+        assert room.index(notices[0]) < room.index(bobs[0])
+        assert h.adapter.to("bob") == []
+        stored = await counts(h)
+        assert (stored["sent"], stored["failed"]) == (8, 0)
+        # Asking for private messages again is taken at his word.
+        h.adapter.unreachable.discard("fake:bob")
+        third = make_occurrence("Third", h.clock.now() + timedelta(hours=2))
+        await h.add_occurrences(third)
+        await h.reminders.occurrences_changed([third.id], [])
+        await h.say("bob", "/delivery dm", chat=h.adapter.dm("bob"))
+        await h.advance(timedelta(hours=3))
+        assert [m.starts_at for m in h.adapter.to("bob") if m.kind == "reminder"] == [third.start] * 2
+
+
+async def test_unreachable_with_no_shared_chat_is_failed_and_shown_to_organisers(tmp_path: Path) -> None:
+    first = make_occurrence("First", START + timedelta(hours=2))
+    second = make_occurrence("Second", START + timedelta(hours=3))
+    async with Harness.open(tmp_path, offsets=(timedelta(minutes=30), timedelta(minutes=15))) as h:
+        await h.add_occurrences(first, second)
+        await h.say("bob", "/subscribe all", chat=h.adapter.dm("bob"))  # never seen in a shared chat
+        h.adapter.unreachable.add("fake:bob")
+        h.adapter.clear()
+        await h.advance(timedelta(hours=4))
+        assert h.reminders_to("bob") == [] and not [m for m in h.adapter.sent if m.kind == "notice"]
         failed = await h.app.store.reminders.find(ReminderStatus.FAILED)
+        # one attempt; the other three were failed without trying a closed chat again
         assert {r.user_id for r in failed} == {"fake:bob"} and len(failed) == 4
         # Switching to the room brings future reminders back, in the room.
         third = make_occurrence("Third", h.clock.now() + timedelta(hours=2))
@@ -335,7 +377,7 @@ async def test_writing_privately_again_brings_failed_reminders_back(tmp_path: Pa
     second = make_occurrence("Second", START + timedelta(days=1))
     async with Harness.open(tmp_path, offsets=(timedelta(minutes=30), timedelta(minutes=15))) as h:
         await h.add_occurrences(first, second)
-        await h.say("bob", "/subscribe all")
+        await h.say("bob", "/subscribe all", chat=h.adapter.dm("bob"))  # no shared chat to fall back on
         h.adapter.unreachable.add("fake:bob")
         await h.advance(timedelta(hours=1, minutes=40))
         assert (await counts(h))["failed"] == 4  # the one tried, and the three still pending
@@ -357,7 +399,7 @@ async def test_switching_to_channel_delivery_sends_one_late_reminder_in_the_grou
     started = make_occurrence("Started", START + timedelta(minutes=40))
     async with Harness.open(tmp_path, offsets=(timedelta(minutes=30), timedelta(minutes=15))) as h:
         await h.add_occurrences(session, started)
-        await h.say("bob", "/subscribe all")
+        await h.say("bob", "/subscribe all", chat=h.adapter.dm("bob"))  # no shared chat to fall back on
         h.adapter.unreachable.add("fake:bob")
         await h.advance(timedelta(minutes=50))
         assert h.reminders_to("bob") == []
@@ -467,8 +509,24 @@ async def test_daily_digest_lists_failures_to_digest_chats(tmp_path: Path) -> No
         await h.advance(timedelta(days=1))
         digest = h.adapter.in_chat("fake:organisers")
         assert len(digest) == 1
-        assert digest[0].text.startswith("Reminders in the last 24 hours: 1 sent, 1 failed, 0 expired.")
-        assert "fake:bob" in digest[0].text
+        # bob's private chat is closed, so his reminder went to the room: sent, and he is named
+        assert digest[0].text.startswith("Reminders in the last 24 hours: 2 sent, 0 failed, 0 expired.")
+        assert "• fake:bob cannot be reached privately (blocked the bot: fake:bob)" in digest[0].text
+
+
+async def test_daily_digest_lists_failed_reminders(tmp_path: Path) -> None:
+    session = make_occurrence("Digest", START + timedelta(hours=3))
+    async with Harness.open(tmp_path, digest_chats=("fake:organisers",), digest_hour=8,
+                            offsets=(timedelta(hours=1),)) as h:
+        await h.add_occurrences(session)
+        await h.say("alice", "/subscribe all")
+        await h.say("bob", "/subscribe all", chat=h.adapter.dm("bob"))
+        h.adapter.unreachable.add("fake:bob")
+        await h.advance(timedelta(days=1))
+        [digest] = h.adapter.in_chat("fake:organisers")
+        assert digest.text.startswith("Reminders in the last 24 hours: 1 sent, 1 failed, 0 expired.")
+        assert "• fake:bob — “Digest”: recipient unreachable: blocked the bot: fake:bob" in digest.text
+        assert "eventbot reminders --status failed" in digest.text
 
 
 async def test_planning_is_bulk_and_idempotent(tmp_path: Path) -> None:

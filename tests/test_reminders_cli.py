@@ -19,7 +19,7 @@ async def _fill(tmp_path: Path) -> None:
     async with Harness.open(tmp_path, offsets=(timedelta(minutes=30),)) as h:
         await h.add_occurrences(session, later)
         await h.say("alice", "/subscribe all")
-        await h.say("bob", "/subscribe all")
+        await h.say("bob", "/subscribe all", chat=h.adapter.dm("bob"))  # no shared chat to fall back to
         h.adapter.unreachable.add("fake:bob")
         await h.advance(timedelta(hours=2))
 

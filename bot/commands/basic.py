@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from bot.commands.router import CommandSpec, Param, ParsedCommand, Router
+from bot.commands.router import CommandSpec, Flag, Param, ParsedCommand, Router
 from bot.context import Context
+from bot.errors import PermissionDenied, UserError
 from bot.i18n import LANGUAGES, N_, translator
+from bot.models import Role
 from bot.timeutil import format_duration, parse_offsets, zone
 
 SUBSCRIBE_PAYLOAD = "sub_"
@@ -56,9 +58,20 @@ async def remind(ctx: Context, cmd: ParsedCommand) -> None:
 
 
 async def language(ctx: Context, cmd: ParsedCommand) -> None:
+    """``/language cy`` for oneself; ``/language cy --here`` for a group chat as a whole: what is
+    posted to the room, and replies to everyone there who has not chosen their own."""
     code = cmd.args["language"]
-    await ctx.services.store.people.save_settings(replace(ctx.settings, language=code))
     _ = translator(code)
+    if cmd.flag("here"):
+        if ctx.chat.is_private:
+            raise UserError(N_("--here sets the language of a group chat: send it in that chat."))
+        if ctx.role < Role.FACILITATOR:
+            raise PermissionDenied(N_("Only organisers and facilitators can set the language of a chat."))
+        await ctx.services.store.people.set_chat_language(ctx.chat.id, code, int(ctx.now.timestamp()))
+        await ctx.reply(_("I will write in this chat in {language}, except to people who chose their own "
+                          "language with /language.", language=LANGUAGES[code]))
+        return
+    await ctx.services.store.people.save_settings(replace(ctx.settings, language=code))
     await ctx.reply(_("I will write to you in {language}.", language=LANGUAGES[code]))
 
 
@@ -77,4 +90,5 @@ def register(router: Router) -> None:
         variadic=True, usage_hint="OFFSETS… (e.g. 1d 15m)"))
     router.add(CommandSpec(
         "language", N_("Choose English or Welsh."), language,
-        params=(Param("language", N_("en or cy"), kind="language", choices=tuple(LANGUAGES)),)))
+        params=(Param("language", N_("en or cy"), kind="language", choices=tuple(LANGUAGES)),),
+        flags=(Flag("here", N_("For this whole group chat (organisers and facilitators)")),)))

@@ -129,7 +129,8 @@ async def _bind_automatically(services: Services, chat_id: str, o: Occurrence) -
         return  # bind when the bot runs on that platform, so the room is told
     await live.bind_chat(chat_id, o.id, "", services.clock.now())
     try:
-        await services.messenger.send(Outgoing(text=live_line(o, room_translator(services), services),
+        _ = await room_translator(services, chat_id)
+        await services.messenger.send(Outgoing(text=live_line(o, _, services),
                                                chat=ChatRef(chat_id, ChatKind.GROUP), kind="notice"))
     except DeliveryFailed:
         log.warning("bound %s to %s but could not tell the room", chat_id, o.id, exc_info=True)

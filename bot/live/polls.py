@@ -78,7 +78,7 @@ async def launch(ctx: Context, cmd: ParsedCommand) -> None:
         id=0, occurrence_id=occurrence.id, chat_id=ctx.chat.id, question=question, options=tuple(options),
         multi=multi, anonymous=cmd.flag("anonymous"), correct=correct, created_by=ctx.user.id,
         created_at=now, closes_at=now + delay if delay else None))
-    await post_poll(ctx.services, poll, ctx.chat, _)
+    await post_poll(ctx.services, poll, ctx.chat, await room_translator(ctx.services, ctx.chat.id, _))
     if poll.closes_at is not None:
         schedule_close(ctx.services, poll)
 
@@ -117,7 +117,7 @@ async def finish_poll(services: Services, poll_id: int, _: Translator | None = N
         return False
     services.alarms.cancel(close_job(poll_id))
     await _close_native(services, poll)
-    _ = _ or room_translator(services)
+    _ = await room_translator(services, poll.chat_id, _)
     tally = await live.tally(poll)
     text = render.results_text(poll, tally, _, final=True)
     attachment = None

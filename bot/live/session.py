@@ -20,9 +20,13 @@ CHECKIN_OPENS_BEFORE = timedelta(minutes=15)
 as being about it)."""
 
 
-def room_translator(services: Services) -> Translator:
-    """Messages posted into a shared room speak the configured language."""
-    return translator(services.config.language)
+async def room_translator(services: Services, chat_id: str, fallback: Translator | None = None) -> Translator:
+    """Messages posted into a shared room speak its language (``/language xx --here``), else
+    ``fallback`` (the language of whoever caused the post), else the configured one."""
+    language = await services.store.people.chat_language(chat_id)
+    if language:
+        return translator(language)
+    return fallback or translator(services.config.language)
 
 
 def cpd_hours(o: Occurrence) -> float:

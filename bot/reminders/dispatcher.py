@@ -13,7 +13,8 @@ and records each outcome.
   one group ready a group interval apart, so the group's last one is not late either.
 * Transient failures are retried with exponential backoff and jitter, up to
   ``MAX_ATTEMPTS``; ``RateLimited`` pauses the adapter (or chat) and retries without counting
-  an attempt; a person who cannot be reached is marked so and told once in a shared chat.
+  an attempt; a person who cannot be reached privately is marked so, told once in the
+  shared chat they subscribed from, and reminded there instead (failed where there is none).
   A reminder whose session has started is expired, never sent late.
 """
 
@@ -76,9 +77,9 @@ PROGRESS_SAVE_SECONDS = 0.5
 """How often a fan-out's progress is written for ``eventbot reminders`` (and at its end)."""
 MAINTENANCE_SECONDS = 5.0
 """How often a drain returns expired claims and expires started sessions (full scans)."""
-CLOCK_GRAIN = 0.001
-"""Seconds within which a start counts as now: a sleep until a float instant wakes at the
-datetime's microsecond, a hair before it."""
+CLOCK_RESOLUTION = 0.001
+"""A start this close counts as now: datetimes keep microseconds, and a start computed in
+float seconds may lie a fraction of one past the instant a wait for it wakes at."""
 HORIZON_SECONDS = 2.0
 """How long a drain trusts its per-platform horizons before counting the due set again."""
 
@@ -292,7 +293,7 @@ class Dispatcher:
                 total += count
                 last = ready
                 start = ready - lead(total)
-                if start <= now + CLOCK_GRAIN:
+                if start <= now + CLOCK_RESOLUTION:
                     horizon = max(horizon or ready, ready)
                 elif next_start is None or start < next_start:
                     next_start = start
@@ -396,7 +397,10 @@ class Dispatcher:
             elif s.delivery is Delivery.CHANNEL and s.delivery_chat:
                 jobs.append(_Job(r, o, s, s.delivery_chat, group=True, batch=batch))
             elif r.user_id in unreachable:
-                self._finish(batch, r, ReminderStatus.FAILED, UNREACHABLE)
+                if s.delivery_chat:  # their private chat is closed: the shared chat instead
+                    jobs.append(_Job(r, o, s, s.delivery_chat, group=True, batch=batch))
+                else:
+                    self._finish(batch, r, ReminderStatus.FAILED, UNREACHABLE)
             else:
                 jobs.append(_Job(r, o, s, r.user_id, group=False, batch=batch))
         self._batches[batch.token] = batch
@@ -510,9 +514,13 @@ class Dispatcher:
             self.progress.rate_limited += 1
             jobs.appendleft(job)
         except RecipientUnreachable as exc:
-            reason = exc.reason if exc.reason.startswith(UNREACHABLE) else f"{UNREACHABLE}: {exc.reason}"
-            self._finish(batch, r, ReminderStatus.FAILED, reason)
+            fallback = job.settings.delivery_chat if not job.group else None
+            if not fallback:
+                reason = exc.reason if exc.reason.startswith(UNREACHABLE) else f"{UNREACHABLE}: {exc.reason}"
+                self._finish(batch, r, ReminderStatus.FAILED, reason)
             await self._unreachable(job, exc)
+            if fallback:  # after the notice that explains it
+                jobs.appendleft(_Job(r, job.occurrence, job.settings, fallback, group=True, batch=batch))
         except DeliveryFailed as exc:
             self._retry_or_fail(batch, r, exc.reason, transient=exc.transient)
         except AdapterUnavailable as exc:
@@ -556,15 +564,17 @@ class Dispatcher:
         now = ts(self.clock.now())
         if await self.repo.mark_unreachable(user_id, error.reason, now):
             log.warning("%s cannot be reached privately (%s); no more private reminders", user_id, error.reason)
-        await self.repo.fail_pending_of(user_id, UNREACHABLE, now)
         s = job.settings
-        if not s.delivery_chat or not await self.repo.take_notice(user_id):
+        if not s.delivery_chat:
+            await self.repo.fail_pending_of(user_id, UNREACHABLE, now)
+            return
+        if not await self.repo.take_notice(user_id):
             return
         _ = translator(s.language or self.services.config.language)
         name = s.display_name or user_id.partition(":")[2]
         text = _("{name}, I could not send you a private reminder for “{title}”: you may have blocked me "
-                 "or never started a chat with me. Open a private chat with me and send /delivery dm, "
-                 "or send /delivery channel to get your reminders here.", name=name, title=job.occurrence.title)
+                 "or never started a chat with me, so your reminders will come here. To get them privately "
+                 "again, open a private chat with me and send /delivery dm.", name=name, title=job.occurrence.title)
         try:
             await self.services.messenger.send(Outgoing(text=text, chat=ChatRef(s.delivery_chat, ChatKind.GROUP),
                                                         kind="notice"))

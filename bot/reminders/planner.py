@@ -186,9 +186,11 @@ class Planner:
 
     def _person(self, s: UserSettings, unreachable: set[str], default_offsets: tuple[int, ...],
                 ) -> tuple[ZoneInfo, tuple[int, ...], tuple[int, int] | None, str | None] | None:
-        group = s.delivery_chat if s.delivery is Delivery.CHANNEL and s.delivery_chat else None
-        if group is None and s.user_id in unreachable:
-            return None
+        if s.user_id in unreachable and not s.delivery_chat:
+            return None  # no private chat and no shared one: nothing can be delivered
+        # Into a group: by choice, or because their private chat is closed.
+        into_group = (s.delivery is Delivery.CHANNEL or s.user_id in unreachable) and bool(s.delivery_chat)
+        group = s.delivery_chat if into_group else None
         offsets = tuple(int(o.total_seconds()) for o in s.offsets) if s.offsets else default_offsets
         quiet = (s.quiet_start, s.quiet_end) if s.quiet_start is not None and s.quiet_end is not None else None
         return safe_zone(s.timezone, self._config.timezone), offsets, quiet, group

@@ -190,7 +190,7 @@ class ReminderService:
             return 0
         await self.repo.set_meta("digest_day", day)
         summary = await self.repo.summary_since(ts(now - timedelta(days=1)))
-        if not (summary.sent or summary.failed or summary.expired):
+        if not (summary.sent or summary.failed or summary.expired or summary.unreachable):
             return 0
         _ = translator(self.services.config.language)
         lines = [_("Reminders in the last 24 hours: {sent} sent, {failed} failed, {expired} expired.",
@@ -206,6 +206,9 @@ class ReminderService:
             lines.append(_("…and {n} more.", n=summary.failed - len(summary.failures)))
         if summary.failed:
             lines.append(_("See them all with: eventbot reminders --status failed"))
+        for who, reason in summary.unreachable:
+            lines.append(_("• {who} cannot be reached privately ({reason}): reminded in the shared chat "
+                           "they use, where there is one.", who=who, reason=reason))
         text = "\n".join(lines)
         sent = 0
         for template in self.digest_recipients():

@@ -77,6 +77,7 @@ MIGRATIONS: list[Migration] = [
     Migration(5, "reminder claims by id", reindex(
         schema.reminders, create=("ix_reminders_status_id",), drop=("ix_reminders_claim",),
     )),
+    Migration(6, "chat settings", create_tables(schema.chats)),
 ]
 
 

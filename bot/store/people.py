@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -18,9 +19,35 @@ from bot.models import (
     UserSettings,
 )
 from bot.store.batching import BatchLoader, WriteBatcher
-from bot.store.schema import facilitators, subscriptions, users
+from bot.store.schema import chats, facilitators, subscriptions, users
 
-GRANTS_TTL = 5.0
+SNAPSHOT_TTL = 5.0
+T = TypeVar("T")
+
+
+class Snapshot(Generic[T]):
+    """A small table read on every message and rarely changed, kept in memory. A change made
+    through this process drops the copy at once; one made by another process on the same
+    database is seen within ``ttl`` seconds (so a revoked facilitator never keeps rights long)."""
+
+    def __init__(self, load: Callable[[], Awaitable[T]], ttl: float = SNAPSHOT_TTL) -> None:
+        self._load = load
+        self._ttl = ttl
+        self._value: T | None = None
+        self._loaded = 0.0
+        self._changes = 0
+
+    def changed(self) -> None:
+        self._value, self._changes = None, self._changes + 1
+
+    async def get(self) -> T:
+        value = self._value
+        if value is None or time.monotonic() - self._loaded > self._ttl:
+            changes = self._changes
+            value = await self._load()
+            if changes == self._changes:  # a load that raced a change is not kept
+                self._value, self._loaded = value, time.monotonic()
+        return value
 
 
 def _offsets_to_text(offsets: tuple[timedelta, ...] | None) -> str | None:
@@ -57,12 +84,9 @@ class SqlPeopleRepository:
         self._settings = BatchLoader(self.get_many_settings)
         # ...and the first message of a newcomer stores their name: those writes share a commit.
         self._settings_writes = WriteBatcher(self._save_many_settings)
-        # Grants are few and read on every message: keep them in memory. A change made here
-        # clears the copy at once; one made by another process on the same database is seen
-        # within GRANTS_TTL seconds, so a revoked facilitator never keeps rights for long.
-        self._grants: list[FacilitatorGrant] | None = None
-        self._grants_loaded = 0.0
-        self._grants_changes = 0  # a load that raced a change is not kept
+        # Grants and chat languages are few and read on every message.
+        self._grants = Snapshot(self._load_grants)
+        self._chat_languages = Snapshot(self._load_chat_languages)
 
     async def get_settings(self, user_id: str) -> UserSettings:
         return await self._settings.load(user_id)
@@ -162,24 +186,39 @@ class SqlPeopleRepository:
                 return False
             await conn.execute(facilitators.insert().values(
                 user_id=grant.user_id, event=grant.event, granted_by=grant.granted_by))
-        self._grants, self._grants_changes = None, self._grants_changes + 1
+        self._grants.changed()
         return True
 
     async def revoke_facilitator(self, user_id: str, event: str = "") -> bool:
         async with self._engine.begin() as conn:
             result = await conn.execute(facilitators.delete().where(
                 facilitators.c.user_id == user_id, facilitators.c.event == event))
-        self._grants, self._grants_changes = None, self._grants_changes + 1
+        self._grants.changed()
         return bool(result.rowcount)
 
     async def facilitator_grants(self, user_id: str | None = None) -> list[FacilitatorGrant]:
-        grants = self._grants
-        if grants is None or time.monotonic() - self._grants_loaded > GRANTS_TTL:
-            changes = self._grants_changes
-            query = sa.select(facilitators).order_by(facilitators.c.user_id, facilitators.c.event)
-            async with self._engine.connect() as conn:
-                grants = [FacilitatorGrant(user_id=r.user_id, event=r.event, granted_by=r.granted_by)
-                          for r in await conn.execute(query)]
-            if changes == self._grants_changes:
-                self._grants, self._grants_loaded = grants, time.monotonic()
-        return [g for g in grants if user_id is None or g.user_id == user_id]
+        return [g for g in await self._grants.get() if user_id is None or g.user_id == user_id]
+
+    async def _load_grants(self) -> list[FacilitatorGrant]:
+        query = sa.select(facilitators).order_by(facilitators.c.user_id, facilitators.c.event)
+        async with self._engine.connect() as conn:
+            return [FacilitatorGrant(user_id=r.user_id, event=r.event, granted_by=r.granted_by)
+                    for r in await conn.execute(query)]
+
+    # -- chats -----------------------------------------------------------------------------
+
+    async def chat_language(self, chat_id: str) -> str | None:
+        return (await self._chat_languages.get()).get(chat_id)
+
+    async def set_chat_language(self, chat_id: str, language: str | None, now: int) -> None:
+        async with self._engine.begin() as conn:
+            updated = await conn.execute(chats.update().where(chats.c.chat_id == chat_id)
+                                         .values(language=language, updated_ts=now))
+            if not updated.rowcount:
+                await conn.execute(chats.insert().values(chat_id=chat_id, language=language, updated_ts=now))
+        self._chat_languages.changed()
+
+    async def _load_chat_languages(self) -> dict[str, str]:
+        query = sa.select(chats.c.chat_id, chats.c.language).where(chats.c.language.is_not(None))
+        async with self._engine.connect() as conn:
+            return {row[0]: row[1] for row in await conn.execute(query)}

@@ -282,11 +282,15 @@ class SqlReminderRepository:
             failed = await conn.execute(
                 sa.select(*_COLUMNS).where(r.updated_ts >= since, r.status == ReminderStatus.FAILED.value)
                 .order_by(r.updated_ts.desc()).limit(failures))
+            found = tuple(_reminder(row) for row in failed)
+            u = reminder_unreachable.c
+            unreachable = await conn.execute(sa.select(u.user_id, u.reason).where(u.since_ts >= since)
+                                             .order_by(u.since_ts, u.user_id).limit(failures))
             return ReminderSummary(
                 sent=counts.get(ReminderStatus.SENT.value, 0),
                 failed=counts.get(ReminderStatus.FAILED.value, 0),
                 expired=counts.get(ReminderStatus.EXPIRED.value, 0),
-                failures=tuple(_reminder(row) for row in failed))
+                failures=found, unreachable=tuple((row[0], row[1] or "") for row in unreachable))
 
     async def get_meta(self, key: str) -> str | None:
         async with self._engine.connect() as conn:

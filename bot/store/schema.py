@@ -82,6 +82,13 @@ users = sa.Table(
     sa.Index("ix_users_display_name", sa.func.lower(sa.column("display_name"))),
 )
 
+chats = sa.Table(
+    "chats", metadata,
+    sa.Column("chat_id", sa.String(200), primary_key=True),
+    sa.Column("language", sa.String(8), nullable=True),
+    sa.Column("updated_ts", sa.Integer, nullable=False),
+)
+
 subscriptions = sa.Table(
     "subscriptions", metadata,
     sa.Column("user_id", sa.String(200), primary_key=True),

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import subprocess
@@ -22,7 +23,7 @@ from bot.app import FEATURES, App, open_app
 from bot.clock import FakeClock
 from bot.config import Config, SecretStr
 from bot.errors import AdapterUnavailable, RateLimited, RecipientUnreachable
-from bot.models import Attachment, Button, ChatKind, ChatRef, Outgoing, PollSpec, UserRef
+from bot.models import Attachment, Button, ChatKind, ChatRef, Outgoing, PollSpec, ReminderStatus, UserRef
 from bot.ports import Capability
 from tests.conftest import REPO
 from tests.fakes.discord_api import ALICE, BOB, CAROL, CHANNEL_ID, GUILD_ID, FakeDiscord
@@ -198,8 +199,9 @@ async def test_registration_payload_options_autocomplete_and_english_locales_onl
         timezone = commands["timezone"]
         [zone] = timezone["options"]
         assert zone["name"] == "zone" and zone["type"] == 3 and zone["required"] and zone["autocomplete"]
-        [language] = commands["language"]["options"]
+        language, here = commands["language"]["options"]
         assert [c["value"] for c in language["choices"]] == ["en", "cy"] and not language.get("autocomplete")
+        assert here["name"] == "here" and here["type"] == 5 and not here.get("required")
         assert commands["subscribe"]["options"][0]["autocomplete"]
         echo = {o["name"]: o for o in commands["echo"]["options"]}
         assert echo["first"]["required"] and not echo["rest"].get("required")
@@ -213,6 +215,20 @@ async def test_registration_payload_options_autocomplete_and_english_locales_onl
         assert not [key for key in localisation_keys(put.json) if key not in {"en-GB", "en-US"}]  # never cy
         assert commands["timezone"]["description_localizations"]["en-GB"] == \
             "Set the time zone your times are shown in."
+
+
+async def test_a_welsh_server_set_with_language_here_outranks_discords_english_locale(tmp_path: Path) -> None:
+    async with discord_bot(tmp_path) as bot:
+        api = bot.api
+        await api.slash("language", user=ALICE, options={"language": "cy", "here": True})  # Alice organises
+        [set_here] = await api.wait_for(api.followups)
+        assert embed_text(set_here).startswith("O hyn ymlaen, byddaf yn ysgrifennu yn y sgwrs hon")
+        await api.slash("help", user=BOB, locale="en-GB")
+        help_reply = (await api.wait_for(lambda: len(api.followups()) == 2 and api.followups()))[-1]
+        assert embed_text(help_reply).startswith("Mae eventbot yn eich helpu")
+        await api.slash("help", user=BOB, dm=True, locale="en-GB")  # his DM is not the Welsh room
+        dm_reply = (await api.wait_for(lambda: len(api.followups()) == 3 and api.followups()))[-1]
+        assert embed_text(dm_reply).startswith("eventbot keeps you on time")
 
 
 async def test_commands_are_synced_per_guild_in_development(tmp_path: Path) -> None:
@@ -258,6 +274,36 @@ async def test_reminder_goes_by_dm_with_viewer_local_timestamps(tmp_path: Path) 
         assert delivered.message_id is not None
 
 
+async def test_the_dispatcher_reminds_by_dm_and_a_refused_dm_falls_back_to_the_channel(tmp_path: Path) -> None:
+    session = make_occurrence("Reflective supervision", START + timedelta(hours=2))
+    async with discord_bot(tmp_path, offsets=(timedelta(minutes=15),)) as bot:
+        api = bot.api
+        await store_occurrences(bot.app, [session])
+        for person in (BOB, CAROL):
+            await api.slash("subscribe", user=person, options={"event": "all"})  # in the guild channel
+        await api.wait_for(lambda: len(api.followups()) == 2)
+        api.refuse_dms.add(CAROL.id)
+        alarms = bot.app.services.alarms
+        assert isinstance(alarms, ManualAlarms)
+        await alarms.advance(timedelta(hours=2))
+
+        [dm] = await api.wait_for(lambda: api.channel_messages(FakeDiscord.dm_channel_id(BOB.id)))
+        unix = int(session.start.timestamp())
+        assert "Reflective supervision" in embed_text(dm)
+        assert f"<t:{unix}:F>" in embed_text(dm) and f"<t:{unix}:R>" in embed_text(dm)
+
+        def in_channel() -> list[Any]:
+            return [m for m in api.channel_messages(CHANNEL_ID) if m.json.get("embeds")][-2:]
+
+        notice, reminder = await api.wait_for(lambda: len(in_channel()) == 2 and in_channel())
+        assert embed_text(notice).startswith("Carol, I could not send you a private reminder")
+        assert embed_text(reminder).startswith("Carol: ⏰ “Reflective supervision”")
+        assert f"<t:{unix}:R>" in embed_text(reminder)
+        assert not api.channel_messages(FakeDiscord.dm_channel_id(CAROL.id))
+        counts = await bot.app.store.reminders.counts()
+        assert (counts["sent"], counts["failed"]) == (2, 0)
+
+
 async def test_refused_dm_is_recipient_unreachable(tmp_path: Path) -> None:
     async with discord_bot(tmp_path) as bot:
         bot.api.refuse_dms.add(CAROL.id)
@@ -285,6 +331,43 @@ async def test_a_429_becomes_rate_limited_and_nothing_is_sent_twice(tmp_path: Pa
         assert not bot.api.channel_messages(CHANNEL_ID)
         await bot.adapter.send(Outgoing(text="Poll closes soon", chat=room))
         assert len(bot.api.channel_messages(CHANNEL_ID)) == 1
+
+
+async def test_per_route_buckets_from_the_headers_are_respected(tmp_path: Path) -> None:
+    async with discord_bot(tmp_path) as bot:
+        # Discord announces 2 messages per 0.2 s for this channel and refuses a third with a 429.
+        bucket = bot.api.limit_route("POST", rf"channels/{CHANNEL_ID}/messages", limit=2, window=0.2)
+        room = ChatRef(f"discord:{CHANNEL_ID}")
+        await asyncio.gather(*(bot.adapter.send(Outgoing(text=f"Update {n}", chat=room)) for n in range(6)))
+        sent = bot.api.find("POST", rf"channels/{CHANNEL_ID}/messages", ok_only=False)
+        # discord.py read the bucket from the headers and waited for it: nothing was refused
+        assert [r.status for r in sent] == [200] * 6 and bucket.refused == 0
+        assert sorted(embed_text(r) for r in sent) == [f"Update {n}" for n in range(6)]
+
+
+async def test_a_429_on_a_reminder_dm_is_waited_out_by_the_dispatcher_and_sent_once(tmp_path: Path) -> None:
+    session = make_occurrence("Reflective supervision", START + timedelta(hours=2))
+    async with discord_bot(tmp_path, offsets=(timedelta(minutes=15),)) as bot:
+        api = bot.api
+        await store_occurrences(bot.app, [session])
+        await api.slash("subscribe", user=BOB, options={"event": "all"})
+        await api.wait_for(api.followups)
+        dm = FakeDiscord.dm_channel_id(BOB.id)
+        # longer than discord.py waits out by itself (MAX_RATELIMIT_WAIT), so it is ours to honour
+        api.fail_next("POST", rf"channels/{dm}/messages", 429,
+                      {"message": "You are being rate limited.", "retry_after": 42.5, "global": False},
+                      {"Via": "1.1 google", "Retry-After": "43"})
+        alarms = bot.app.services.alarms
+        assert isinstance(alarms, ManualAlarms)
+        await alarms.advance(timedelta(hours=2))
+        [refused, delivered] = await api.wait_for(
+            lambda: len(attempts := api.find("POST", rf"channels/{dm}/messages", ok_only=False)) == 2 and attempts)
+        assert (refused.status, delivered.status) == (429, 200)
+        assert "Reflective supervision" in embed_text(delivered)
+        [sent] = await bot.app.store.reminders.find(ReminderStatus.SENT)
+        # Discord said 42.5 s: the retry came no sooner, and still before the session started
+        assert sent.sent_at is not None and sent.sent_at >= sent.due - timedelta(seconds=5) + timedelta(seconds=42)
+        assert sent.sent_at < session.start
 
 
 def test_the_adapter_declares_its_limits_and_capabilities() -> None:

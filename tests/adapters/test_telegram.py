@@ -24,7 +24,18 @@ from bot.clock import FakeClock
 from bot.config import Config, SecretStr
 from bot.errors import AdapterUnavailable, DeliveryFailed, RateLimited, RecipientUnreachable
 from bot.i18n import translator
-from bot.models import Attachment, Button, ChatKind, ChatRef, Incoming, Outgoing, PollSpec, Role, UserRef
+from bot.models import (
+    Attachment,
+    Button,
+    ChatKind,
+    ChatRef,
+    Incoming,
+    Outgoing,
+    PollSpec,
+    ReminderStatus,
+    Role,
+    UserRef,
+)
 from tests.fakes.telegram_api import BotApiError, FakeBotApi, rate_limited
 from tests.harness import START, make_occurrence, store_occurrences
 
@@ -154,7 +165,8 @@ async def _ignore(incoming: Incoming) -> None:
 async def test_subscribe_from_a_private_chat_and_get_the_reminder_by_dm(bot: Running) -> None:
     api = bot.api
     alice = api.add_user(1001, "Alice", username="alice", language_code="en-GB")
-    await bot.add_sessions(("Reflective supervision", "rs1"))
+    await store_occurrences(bot.app, [make_occurrence("Reflective supervision", START + timedelta(days=2, hours=3),
+                                                      id="rs1")])
 
     api.say(alice, "/subscribe rs1")
     [reply] = await api.wait_call("sendMessage", chat_id=1001)
@@ -164,11 +176,15 @@ async def test_subscribe_from_a_private_chat_and_get_the_reminder_by_dm(bot: Run
     assert [s.target for s in subscriptions] == ["rs1"]
     assert (await bot.app.store.people.get_settings("telegram:1001")).display_name == "alice"
 
-    await bot.app.services.messenger.send(Outgoing(
-        "Reminder: Reflective supervision starts in 15 minutes.", user=UserRef("telegram:1001"),
-        kind="reminder"))
-    reminder = api.calls_to("sendMessage", chat_id=1001)[-1]
-    assert shown(reminder) == "Reminder: Reflective supervision starts in 15 minutes."
+
+    # the core's dispatcher delivers both default offsets by private message, on the fake clock
+    await bot.alarms.advance(timedelta(days=3))
+    _, day_before, quarter_hour = await api.wait_call("sendMessage", 3, chat_id=1001)
+    assert shown(day_before).startswith("⏰ “Reflective supervision” starts on ")
+    assert shown(day_before).endswith(", in 1 day.")
+    assert shown(quarter_hour) == "⏰ “Reflective supervision” starts at 11:00 GMT, in 15 minutes."
+    assert all(c["parse_mode"] == "HTML" and c.error is None for c in (day_before, quarter_hour))
+    assert (await bot.app.store.reminders.counts())["sent"] == 2
 
 
 async def test_welsh_locale_hint_reaches_the_core(bot: Running) -> None:
@@ -463,6 +479,41 @@ async def test_blocked_user_through_the_fake_server_state(bot: Running) -> None:
     api.add_user(1009, "Never")  # never opened a private chat
     with pytest.raises(RecipientUnreachable, match="initiate"):
         await bot.adapter.send(Outgoing("Reminder", user=UserRef("telegram:1009"), kind="reminder"))
+
+
+async def test_a_429_on_a_reminder_is_waited_out_and_the_reminder_sent_once(bot: Running) -> None:
+    api = bot.api
+    carys = api.add_user(1012, "Carys")
+    await store_occurrences(bot.app, [make_occurrence("Ethics", START + timedelta(days=2, hours=3), id="eth1")])
+    api.say(carys, "/subscribe eth1")
+    await api.wait_call("sendMessage", chat_id=1012)
+    refused_at = []
+    api.fail_next("sendMessage", rate_limited(7),
+                  when=lambda call: call["chat_id"] == 1012 and not refused_at.append(bot.clock.now()))
+    await bot.alarms.advance(timedelta(days=3))
+    _, refused, day_before, quarter_hour = await api.wait_call("sendMessage", 4, chat_id=1012)
+    assert refused.error == "Too Many Requests: retry after 7"
+    assert day_before.result["text"] == refused["text"]  # the same reminder, once, after the wait
+    assert day_before.error is None and quarter_hour.error is None
+    sent = await bot.app.store.reminders.find(ReminderStatus.SENT)
+    first = min(r.sent_at for r in sent if r.sent_at)
+    assert first >= refused_at[0].replace(microsecond=0) + timedelta(seconds=7)  # (stored to the second)
+
+
+async def test_a_blocked_subscriber_gets_one_attempt_and_the_rest_are_failed_unsent(bot: Running) -> None:
+    api = bot.api
+    bryn = api.add_user(1011, "Bryn")
+    await store_occurrences(bot.app, [make_occurrence("Ethics", START + timedelta(days=2, hours=3), id="eth1")])
+    api.say(bryn, "/subscribe eth1")
+    await api.wait_call("sendMessage", chat_id=1011)
+    api.block(bryn)
+    await bot.alarms.advance(timedelta(days=3))
+    _, attempt = await api.wait_call("sendMessage", 2, chat_id=1011)
+    assert attempt.error == "Forbidden: bot was blocked by the user"
+    # the quarter-hour reminder fails with the first, without a second attempt at a blocked chat
+    counts = await bot.app.store.reminders.counts()
+    assert (counts["sent"], counts["failed"]) == (0, 2)
+    assert len(api.calls_to("sendMessage", chat_id=1011)) == 2
 
 
 async def test_bad_request_is_permanent_and_server_errors_transient(bot: Running) -> None:

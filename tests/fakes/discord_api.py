@@ -73,6 +73,35 @@ class _Failure:
     headers: dict[str, str]
 
 
+@dataclass
+class _Bucket:
+    """A per-route rate limit as Discord keeps it: ``limit`` requests per ``window`` seconds of
+    wall time, announced in X-RateLimit-* headers, and a 429 for a request beyond it."""
+
+    method: str
+    pattern: re.Pattern[str]
+    limit: int
+    window: float
+    name: str
+    used: int = 0
+    resets_at: float = 0.0
+    refused: int = 0
+
+    def take(self) -> dict[str, str] | None:
+        """Count one request; return the headers to answer with, or None if it is over the limit."""
+        now = time.monotonic()
+        if now >= self.resets_at:
+            self.used, self.resets_at = 0, now + self.window
+        if self.used >= self.limit:
+            self.refused += 1
+            return None
+        self.used += 1
+        reset_after = max(0.0, self.resets_at - now)
+        return {"X-RateLimit-Limit": str(self.limit), "X-RateLimit-Remaining": str(self.limit - self.used),
+                "X-RateLimit-Reset-After": f"{reset_after:.3f}", "X-RateLimit-Reset": f"{time.time() + reset_after:.3f}",
+                "X-RateLimit-Bucket": self.name}
+
+
 def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     # discord.py only parses JSON when the Content-Type is exactly application/json;
     # aiohttp's json_response would append "; charset=utf-8".
@@ -90,6 +119,7 @@ class FakeDiscord:
         self.scheduled_events: dict[int, dict[str, Any]] = {}
         self.poll_voters: dict[tuple[int, int], list[Person]] = {}  # (message id, answer id) -> voters
         self._failures: list[_Failure] = []
+        self._buckets: list[_Bucket] = []
         # Snowflakes carry their creation time; interaction tokens expire 15 minutes after it.
         self._ids = itertools.count((int(time.time() * 1000) - DISCORD_EPOCH_MS) << 22)
         self._seq = itertools.count(1)
@@ -177,6 +207,13 @@ class FakeDiscord:
                   headers: dict[str, str] | None = None) -> None:
         """Answer the next request matching ``method`` and the path regex with an error."""
         self._failures.append(_Failure(method, re.compile(pattern), status, body, headers or {}))
+
+    def limit_route(self, method: str, pattern: str, limit: int, window: float) -> _Bucket:
+        """Enforce a per-route bucket on matching requests, as Discord does; returns it so a test
+        can read how many requests it refused."""
+        bucket = _Bucket(method, re.compile(pattern), limit, window, f"bucket{len(self._buckets)}")
+        self._buckets.append(bucket)
+        return bucket
 
     # -- gateway --------------------------------------------------------------------------
 
@@ -375,7 +412,19 @@ class FakeDiscord:
                 self._failures.remove(failure)
                 record.status = failure.status
                 return _json(failure.body, failure.status, failure.headers)
+        limited: dict[str, str] = {}
+        for bucket in self._buckets:
+            if bucket.method == request.method and bucket.pattern.fullmatch(path):
+                headers = bucket.take()
+                if headers is None:
+                    record.status = 429
+                    retry = max(0.0, bucket.resets_at - time.monotonic())
+                    return _json({"message": "You are being rate limited.", "retry_after": round(retry, 3),
+                                  "global": False}, 429,
+                                 {"Via": "1.1 google", "Retry-After": str(int(retry) + 1), "X-RateLimit-Scope": "user"})
+                limited.update(headers)
         response = self._answer(request.method, path, body, request.query)
+        response.headers.update(limited)
         record.status = response.status
         return response
 
