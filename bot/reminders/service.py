@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy.exc
 
 from bot.i18n import translator
-from bot.models import ChatKind, ChatRef, Delivery, Occurrence, Outgoing, Reminder, UserRef
+from bot.models import ChatKind, ChatRef, Occurrence, Outgoing, Reminder, UserRef
 from bot.reminders.dispatcher import UNREACHABLE, Dispatcher, ts
 from bot.reminders.planner import PLAN_HORIZON, Planner, SubscriptionIndex, Wanted, safe_zone
 
@@ -75,13 +75,11 @@ class ReminderService:
 
     async def retry_unreachable(self, user_id: str) -> int:
         """Plan again the reminders that failed because a person could not be reached, if
-        they can be now (by private message, or in a group chat) and the session has not
-        started: each one still due comes at its time; where every one for a session is
-        past, the nearest comes now, once."""
-        people = self.services.store.people
-        settings = await people.get_settings(user_id)
-        in_channel = settings.delivery is Delivery.CHANNEL and bool(settings.delivery_chat)
-        if not in_channel and await self.repo.unreachable([user_id]):
+        they can be now (by private message, or in a shared chat: by choice or as the
+        fallback) and the session has not started: each one still due comes at its time;
+        where every one for a session is past, the nearest comes now, once."""
+        settings = await self.services.store.people.get_settings(user_id)
+        if not settings.delivery_chat and await self.repo.unreachable([user_id]):
             return 0
         now = ts(self.services.clock.now())
         by_session: dict[str, list[Reminder]] = defaultdict(list)
