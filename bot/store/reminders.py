@@ -1,7 +1,8 @@
 """The reminder outbox in SQL: planning in bulk, atomic claims, outcomes, and the unreachable list.
 
-Claims are one ``UPDATE … WHERE id IN (SELECT … LIMIT n) AND status = 'pending'`` followed by a
-select by claim token, so two processes on one database never claim the same row. The
+Claims are one ``UPDATE … WHERE id IN (SELECT … LIMIT n) AND status = 'pending' RETURNING …``
+(SQLite 3.35+ and PostgreSQL), so two processes on one database never claim the same row and the
+claimed rows come back without a second query. The
 ``(status, id)`` index lets that UPDATE find its rows by id; every query the dispatcher runs per
 batch touches the claimed rows only, never the whole pending set, so its cost does not grow
 with the outbox.
@@ -56,6 +57,10 @@ def _reminder(row: Any) -> Reminder:
         id=id_, user_id=user_id, occurrence_id=occurrence_id, offset=_offset(offset_s), platform=platform,
         start=_dt(start_ts), due=_dt(due_ts), ready=_dt(ready_ts), status=ReminderStatus(status),
         attempts=attempts, last_error=last_error, sent_at=_dt(sent_ts) if sent_ts is not None else None)
+
+
+def _ready_order(reminder: Reminder) -> tuple[datetime, int]:
+    return reminder.ready, reminder.id
 
 
 class SqlReminderRepository:
@@ -163,11 +168,12 @@ class SqlReminderRepository:
         chosen = (sa.select(r.id).where(r.status == _PENDING, eligible)
                   .order_by(r.ready_ts).limit(limit).scalar_subquery())
         async with self._engine.begin() as conn:
-            await conn.execute(reminders.update().where(r.id.in_(chosen), r.status == _PENDING)
-                               .values(status=_SENDING, claim=token, claimed_at=now, updated_ts=now))
-            rows = await conn.execute(sa.select(*_COLUMNS).where(r.claim == token, r.status == _SENDING)
-                                      .order_by(r.ready_ts, r.id))
-            return [_reminder(row) for row in rows]
+            rows = await conn.execute(reminders.update().where(r.id.in_(chosen), r.status == _PENDING)
+                                      .values(status=_SENDING, claim=token, claimed_at=now, updated_ts=now)
+                                      .returning(*_COLUMNS))
+            claimed = [_reminder(row) for row in rows]
+        claimed.sort(key=_ready_order)
+        return claimed
 
     async def renew(self, token: str, now: int) -> None:
         async with self._engine.begin() as conn:
