@@ -59,6 +59,10 @@ def _reminder(row: Any) -> Reminder:
         attempts=attempts, last_error=last_error, sent_at=_dt(sent_ts) if sent_ts is not None else None)
 
 
+def _by_ready(row: dict[str, Any]) -> int:
+    return int(row["ready_ts"])
+
+
 def _ready_order(reminder: Reminder) -> tuple[datetime, int]:
     return reminder.ready, reminder.id
 
@@ -90,13 +94,17 @@ class SqlReminderRepository:
 
     async def apply_plan(self, *, now: int, inserts: Sequence[PlannedReminder],
                          updates: Sequence[tuple[int, int, int, int]], deletes: Sequence[int]) -> None:
+        # Rows are written in ready order, the order claims take them: a batch's claim and its
+        # outcomes then touch a few neighbouring pages, not one page per row (planned person by
+        # person, a fan-out's rows would lie a whole person's plan apart).
+        rows = sorted(({"user_id": p.user_id, "occurrence_id": p.occurrence_id, "offset_s": p.offset_s,
+                        "platform": p.platform, "start_ts": p.start_ts, "due_ts": p.due_ts,
+                        "ready_ts": p.due_ts if p.ready_ts is None else p.ready_ts, "status": _PENDING,
+                        "attempts": 0, "last_error": "", "updated_ts": now} for p in inserts),
+                      key=_by_ready)
         async with self._engine.begin() as conn:
-            if inserts:
-                await conn.execute(reminders.insert(), [
-                    {"user_id": p.user_id, "occurrence_id": p.occurrence_id, "offset_s": p.offset_s,
-                     "platform": p.platform, "start_ts": p.start_ts, "due_ts": p.due_ts,
-                     "ready_ts": p.due_ts if p.ready_ts is None else p.ready_ts, "status": _PENDING, "attempts": 0, "last_error": "",
-                     "updated_ts": now} for p in inserts])
+            if rows:
+                await conn.execute(reminders.insert(), rows)
             if updates:
                 # Only rows still waiting are moved; one already claimed or sent keeps its history.
                 await conn.execute(
