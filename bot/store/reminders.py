@@ -263,6 +263,12 @@ class SqlReminderRepository:
         async with self._engine.connect() as conn:
             if user_ids is None:
                 return {row[0] for row in await conn.execute(sa.select(t.user_id))}
+            if len(user_ids) > _CHUNK:
+                # The list is usually short: reading it whole is one small query, where asking
+                # after a batch of a thousand people by name is two long ones.
+                few = {row[0] for row in await conn.execute(sa.select(t.user_id).limit(_CHUNK + 1))}
+                if len(few) <= _CHUNK:
+                    return few.intersection(user_ids)
             found: set[str] = set()
             for chunk in _chunks(list(user_ids)):
                 found.update(row[0] for row in await conn.execute(
