@@ -418,41 +418,77 @@ class Dispatcher:
         A send that its own chat's limit holds back (the 21st into a group within a minute)
         waits aside, still claimed, rather than in line: sends to every other chat carry on,
         and it goes first once its chat is free, in this batch or a later one.
+
+        Only this loop waits for slots. It hands each send, at its slot, to a few workers that
+        live as long as the batch (up to ``concurrency``, started as sends overlap), rather than
+        to a task of its own: a platform that answers at once costs no task per send.
         """
         slots = asyncio.Semaphore(self.concurrency)
-        running: set[asyncio.Task[None]] = set()
-        while True:
-            now = self.clock.now()
-            if self._held and self._held[0][0] <= now:
-                job = heapq.heappop(self._held)[2]
-                job.batch.held -= 1
-            elif jobs:
-                job = jobs.popleft()
-            elif running:
-                await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-                running = {t for t in running if not t.done()}
-                continue
-            else:
-                break
-            if now >= job.occurrence.start:
-                self._finish(job.batch, job.reminder, ReminderStatus.EXPIRED, "the session had already started")
-                continue
-            platform = job.reminder.platform
-            at, reserved = self.limiter.take(now, platform, job.chat, group=job.group)
-            if not reserved:
-                self._hold(job, at)
-                continue
-            if at > now:
-                await self.sleep_until(at)
-            paused = self.limiter.paused_until(platform, job.chat)
-            if paused is not None and paused > self.clock.now():
-                jobs.appendleft(job)  # the platform asked us to wait while we slept
-                continue
-            if self._renewed is None or (self.clock.now() - self._renewed).total_seconds() > self.lease / 3:
-                await self._renew()
-            await slots.acquire()
-            task = asyncio.create_task(self._send(job, jobs, slots))
-            running.add(task)
+        ready: asyncio.Queue[_Job | None] = asyncio.Queue()
+        workers: list[asyncio.Task[None]] = []
+        idle = [0]  # workers waiting for a send
+        busy = [0]  # sends handed over and not yet done
+        settled = asyncio.Event()
+
+        async def work() -> None:
+            while True:
+                idle[0] += 1
+                try:
+                    job = await ready.get()
+                finally:
+                    idle[0] -= 1
+                if job is None:
+                    return
+                try:
+                    await self._send(job, jobs)
+                finally:
+                    busy[0] -= 1
+                    slots.release()
+                    settled.set()
+
+        try:
+            while True:
+                now = self.clock.now()
+                if self._held and self._held[0][0] <= now:
+                    job = heapq.heappop(self._held)[2]
+                    job.batch.held -= 1
+                elif jobs:
+                    job = jobs.popleft()
+                elif busy[0]:
+                    # Sends still under way may put work back (a 429, a fallback chat).
+                    settled.clear()
+                    await settled.wait()
+                    continue
+                else:
+                    break
+                if now >= job.occurrence.start:
+                    self._finish(job.batch, job.reminder, ReminderStatus.EXPIRED,
+                                 "the session had already started")
+                    continue
+                platform = job.reminder.platform
+                at, reserved = self.limiter.take(now, platform, job.chat, group=job.group)
+                if not reserved:
+                    self._hold(job, at)
+                    continue
+                if at > now:
+                    await self.sleep_until(at)
+                paused = self.limiter.paused_until(platform, job.chat)
+                if paused is not None and paused > self.clock.now():
+                    jobs.appendleft(job)  # the platform asked us to wait while we slept
+                    continue
+                if self._renewed is None or (self.clock.now() - self._renewed).total_seconds() > self.lease / 3:
+                    await self._renew()
+                await slots.acquire()
+                busy[0] += 1
+                ready.put_nowait(job)
+                if idle[0] < ready.qsize() and len(workers) < self.concurrency:
+                    workers.append(asyncio.create_task(work()))
+            for _ in workers:
+                ready.put_nowait(None)
+            await asyncio.gather(*workers)
+        finally:
+            for task in workers:
+                task.cancel()
         await self._renew()
 
     def _hold(self, job: _Job, until: datetime) -> None:
@@ -507,7 +543,7 @@ class Dispatcher:
         return Outgoing(text=text, user=UserRef(job.reminder.user_id, s.display_name),
                         starts_at=job.occurrence.start, kind="reminder")
 
-    async def _send(self, job: _Job, jobs: deque[_Job], slots: asyncio.Semaphore) -> None:
+    async def _send(self, job: _Job, jobs: deque[_Job]) -> None:
         r, batch = job.reminder, job.batch
         try:
             await self.services.messenger.send(self._message(job))
@@ -533,8 +569,6 @@ class Dispatcher:
             self._retry_or_fail(batch, r, f"{type(exc).__name__}: {exc}", transient=True)
         else:
             self._finish(batch, r, ReminderStatus.SENT)
-        finally:
-            slots.release()
 
     def _finish(self, batch: _Batch, r: Reminder, status: ReminderStatus, error: str = "") -> None:
         now = ts(self.clock.now())
