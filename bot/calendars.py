@@ -27,7 +27,7 @@ import x_wr_timezone
 
 from bot.errors import AdapterUnavailable, DeliveryFailed, FeedError, UserError
 from bot.feeds import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT, FeedFetcher, is_url, normalise_source
-from bot.i18n import N_, Translator, translator
+from bot.i18n import N_, Translator, reader_language, translator
 from bot.ical import FeedProblem, expand, feed_hash, parse_feed
 from bot.models import Attachment, ChatRef, Delivery, EventStatus, Occurrence, Outgoing, UserRef
 from bot.ports import CalendarInfo, Clock, SeriesRecord, Store
@@ -504,18 +504,23 @@ class ChangeNotices:
                 per_person.setdefault(user_id, []).append((occurrence, change))
         for user_id, items in per_person.items():
             settings = await self.store.people.get_settings(user_id)
-            _ = translator(settings.language or self.default_language)
+            # In the shared chat when they asked for it there, or when private messages cannot
+            # reach them (as reminders do).
+            in_chat = bool(settings.delivery_chat) and (
+                settings.delivery is Delivery.CHANNEL or bool(await self.store.reminders.unreachable([user_id])))
+            chat = settings.delivery_chat if in_chat else None
+            _ = translator(await reader_language(self.store.people, settings, chat, self.default_language))
             tz = zone(settings.timezone or self.default_timezone)
             items.sort(key=lambda item: item[0].start)
             lines = [_("Programme changes in “{calendar}”:", calendar=report.calendar)]
             lines += [notice_line(o, c, tz, _) for o, c in items[:NOTICE_LINES]]
             if len(items) > NOTICE_LINES:
                 lines.append(_("…and {n} more.", n=len(items) - NOTICE_LINES))
-            if settings.delivery is Delivery.CHANNEL and settings.delivery_chat:
+            if chat:
                 # In a shared chat, say whom it is for.
                 lines[0] = _("For {name}: {heading}", name=settings.display_name or user_id.partition(":")[2],
                              heading=lines[0])
-                message = Outgoing("\n".join(lines), chat=ChatRef(settings.delivery_chat), kind="notice",
+                message = Outgoing("\n".join(lines), chat=ChatRef(chat), kind="notice",
                                    starts_at=items[0][0].start)
             else:
                 message = Outgoing("\n".join(lines), user=UserRef(user_id), kind="notice",

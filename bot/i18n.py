@@ -14,7 +14,11 @@ from __future__ import annotations
 import functools
 import gettext
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bot.models import UserSettings
+    from bot.ports import PeopleRepository
 
 DOMAIN = "eventbot"
 LOCALE_DIR = Path(__file__).with_name("locale")
@@ -49,3 +53,14 @@ class Translator:
 def translator(language: str | None) -> Translator:
     """Return the (cached) translator for a language code; unknown codes get English."""
     return Translator((language or DEFAULT_LANGUAGE).split("-")[0].split("_")[0].lower())
+
+
+async def reader_language(people: PeopleRepository, settings: UserSettings, chat_id: str | None,
+                          default: str) -> str:
+    """The language to write to someone in: their own choice; else, for a message into a
+    shared chat, that chat's (``/language xx --here``); else ``default``."""
+    if settings.language:
+        return settings.language
+    if chat_id:
+        return await people.chat_language(chat_id) or default
+    return default

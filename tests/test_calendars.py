@@ -481,6 +481,23 @@ async def test_channel_delivery_names_the_person(harness: Harness, server: FakeF
     assert harness.adapter.to("gwen") == []
 
 
+async def test_someone_unreachable_privately_is_told_in_their_chat_in_its_language(
+        harness: Harness, server: FakeFeedServer) -> None:
+    service = service_of(harness)
+    await service.sync("sww", server.url())
+    await harness.app.store.people.save_settings(UserSettings("fake:gwen", delivery_chat="fake:room",
+                                                              display_name="Gwen"))
+    await harness.app.store.people.subscribe(Subscription("fake:gwen", SubscriptionScope.OCCURRENCE, oid(WORKSHOP_UID)))
+    await harness.app.store.reminders.mark_unreachable("fake:gwen", "blocked the bot", 0)
+    await harness.app.store.people.set_chat_language("fake:room", "cy", 0)
+    harness.adapter.clear()
+    server.feed = V2
+    await service.sync("sww")
+    [notice] = harness.adapter.in_chat("fake:room")
+    assert notice.text.startswith("Ar gyfer Gwen: ") and "Workshop" in notice.text
+    assert harness.adapter.to("gwen") == []
+
+
 async def test_a_long_import_reports_its_progress_by_stage(tmp_path: Path) -> None:
     """The command line draws a progress bar from these reports."""
     import io

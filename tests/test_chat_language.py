@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from tests.harness import Harness
+from tests.harness import START, Harness, make_occurrence
 from tests.live.conftest import SESSION, go_live
 
 WELSH_HELP = "Mae eventbot yn eich helpu i gyrraedd mewn pryd ar gyfer y sesiynau sy'n bwysig i chi. Gorchmynion:"
@@ -62,3 +62,24 @@ async def test_room_posts_follow_the_room_even_from_an_english_speaking_facilita
         await h.advance(timedelta(minutes=5))  # closed by the alarm
         [results] = [m for m in h.adapter.in_chat() if m.kind == "results"]
         assert results.text.startswith("📊 Canlyniadau terfynol — Te neu goffi?")
+
+
+async def test_reminders_in_a_welsh_room_are_welsh_unless_the_person_chose_otherwise(tmp_path: Path) -> None:
+    session = make_occurrence("Ymarfer myfyriol", START + timedelta(hours=2))
+    async with Harness.open(tmp_path, offsets=(timedelta(minutes=15),)) as h:
+        await h.add_occurrences(session)
+        await h.say("org", "/language cy --here")
+        for person in ("bob", "carys", "dai"):
+            await h.say(person, "/subscribe all")
+        await h.say("bob", "/delivery channel")
+        await h.say("carys", "/language en")
+        await h.say("carys", "/delivery channel")
+        h.adapter.unreachable.add("fake:dai")  # private messages refused: the room instead
+        h.adapter.clear()
+        await h.advance(timedelta(hours=2))
+        room = {m.text.partition(":")[0].partition(",")[0]: m.text for m in h.adapter.in_chat()}
+        assert room["bob"].startswith("bob: ⏰ Mae “Ymarfer myfyriol” yn dechrau am 10:00 GMT, ymhen 15 munud.")
+        assert room["carys"].startswith("carys: ⏰ “Ymarfer myfyriol” starts at 10:00 GMT, in 15 minutes.")
+        assert room["dai"].startswith("dai: ⏰ Mae “Ymarfer myfyriol”")
+        [notice] = [m for m in h.adapter.in_chat() if m.kind == "notice"]
+        assert notice.text.startswith("dai, ni allwn anfon nodyn atgoffa preifat atoch")

@@ -32,12 +32,12 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from bot.errors import AdapterUnavailable, DeliveryFailed, RateLimited, RecipientUnreachable
-from bot.i18n import translator
+from bot.i18n import reader_language, translator
 from bot.models import (
     ChatKind,
     ChatRef,
@@ -397,10 +397,10 @@ class Dispatcher:
             elif o.start <= now:
                 self._finish(batch, r, ReminderStatus.EXPIRED, "the session had already started")
             elif s.delivery is Delivery.CHANNEL and s.delivery_chat:
-                jobs.append(_Job(r, o, s, s.delivery_chat, group=True, batch=batch))
+                jobs.append(_Job(r, o, await self._in_chat(s, s.delivery_chat), s.delivery_chat, group=True, batch=batch))
             elif r.user_id in unreachable:
                 if s.delivery_chat:  # their private chat is closed: the shared chat instead
-                    jobs.append(_Job(r, o, s, s.delivery_chat, group=True, batch=batch))
+                    jobs.append(_Job(r, o, await self._in_chat(s, s.delivery_chat), s.delivery_chat, group=True, batch=batch))
                 else:
                     self._finish(batch, r, ReminderStatus.FAILED, UNREACHABLE)
             else:
@@ -522,6 +522,14 @@ class Dispatcher:
             for token in self._batches:
                 await self.repo.renew(token, ts(now))
 
+    async def _in_chat(self, settings: UserSettings, chat: str) -> UserSettings:
+        """Settings to write a reminder into a shared chat with: the chat's language for someone
+        who chose none."""
+        if settings.language:
+            return settings
+        language = await reader_language(self.store.people, settings, chat, "")
+        return replace(settings, language=language) if language else settings
+
     def _message(self, job: _Job) -> Outgoing:
         config = self.services.config
         s = job.settings
@@ -559,7 +567,8 @@ class Dispatcher:
                 self._finish(batch, r, ReminderStatus.FAILED, reason)
             await self._unreachable(job, exc)
             if fallback:  # after the notice that explains it
-                jobs.appendleft(_Job(r, job.occurrence, job.settings, fallback, group=True, batch=batch))
+                jobs.appendleft(_Job(r, job.occurrence, await self._in_chat(job.settings, fallback), fallback,
+                                      group=True, batch=batch))
         except DeliveryFailed as exc:
             self._retry_or_fail(batch, r, exc.reason, transient=exc.transient)
         except AdapterUnavailable as exc:
@@ -607,7 +616,7 @@ class Dispatcher:
             return
         if not await self.repo.take_notice(user_id):
             return
-        _ = translator(s.language or self.services.config.language)
+        _ = translator(await reader_language(self.store.people, s, s.delivery_chat, self.services.config.language))
         name = s.display_name or user_id.partition(":")[2]
         text = _("{name}, I could not send you a private reminder for “{title}”: you may have blocked me "
                  "or never started a chat with me, so your reminders will come here. To get them privately "
