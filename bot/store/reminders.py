@@ -177,7 +177,7 @@ class SqlReminderRepository:
                   .order_by(r.ready_ts).limit(limit).scalar_subquery())
         async with self._engine.begin() as conn:
             rows = await conn.execute(reminders.update().where(r.id.in_(chosen), r.status == _PENDING)
-                                      .values(status=_SENDING, claim=token, claimed_at=now, updated_ts=now)
+                                      .values(status=_SENDING, claim=token, claimed_at=now)
                                       .returning(*_COLUMNS))
             claimed = [_reminder(row) for row in rows]
         claimed.sort(key=_ready_order)
