@@ -156,20 +156,27 @@ async def test_crash_between_claim_and_send_then_resume(tmp_path: Path) -> None:
         assert (await counts(h))["sent"] == 30
 
 
+async def two_dispatchers_at(h: Harness, when: datetime) -> tuple[Dispatcher, Dispatcher]:
+    """Two dispatchers, as in two processes, each with its own connection to one database:
+    move the clock to ``when`` and let both run until they are done."""
+    second_store = await SqlStore.open(h.config.db, h.clock)
+    try:
+        services = h.app.services
+        first = Dispatcher(services)
+        second = Dispatcher(replace(services, store=second_store))
+        h.clock.set(when)
+        await asyncio.gather(first.run(), second.run())
+    finally:
+        await second_store.close()
+    return first, second
+
+
 async def test_two_dispatchers_on_one_database_never_double_send(tmp_path: Path) -> None:
     session = make_occurrence("Big plenary", START + timedelta(hours=3))
     async with Harness.open(tmp_path, reminder_batch=7, offsets=(timedelta(hours=1),)) as h:
         await h.add_occurrences(session)
         await subscribe_many(h, 200)
-        second_store = await SqlStore.open(h.config.db, h.clock)
-        try:
-            services = h.app.services
-            first = Dispatcher(services)
-            second = Dispatcher(replace(services, store=second_store))
-            h.clock.set(session.start - timedelta(hours=1))
-            await asyncio.gather(first.run(), second.run())
-        finally:
-            await second_store.close()
+        first, second = await two_dispatchers_at(h, session.start - timedelta(hours=1))
         delivered = Counter(r.message.user.id for r in h.adapter.records if r.message.kind == "reminder")
         assert len(delivered) == 200 and set(delivered.values()) == {1}
         assert first.progress.sent + second.progress.sent == 200
@@ -185,16 +192,8 @@ async def test_two_processes_sharing_an_account_stay_within_its_limit_together(t
                             offsets=(timedelta(hours=1),)) as h:
         await h.add_occurrences(session)
         await subscribe_many(h, 200)
-        second_store = await SqlStore.open(h.config.db, h.clock)
-        try:
-            services = h.app.services
-            first = Dispatcher(services)
-            second = Dispatcher(replace(services, store=second_store))
-            adapter.enforce = limits
-            h.clock.set(session.start - timedelta(hours=1))
-            await asyncio.gather(first.run(), second.run())
-        finally:
-            await second_store.close()
+        adapter.enforce = limits
+        first, second = await two_dispatchers_at(h, session.start - timedelta(hours=1))
         assert adapter.rate_limited == 0
         delivered = Counter(r.message.user.id for r in adapter.records if r.message.kind == "reminder")
         assert len(delivered) == 200 and set(delivered.values()) == {1}
