@@ -396,13 +396,11 @@ class Dispatcher:
                 self._finish(batch, r, ReminderStatus.EXPIRED, "the session was cancelled")
             elif o.start <= now:
                 self._finish(batch, r, ReminderStatus.EXPIRED, "the session had already started")
-            elif s.delivery is Delivery.CHANNEL and s.delivery_chat:
+            elif s.delivery_chat and (s.delivery is Delivery.CHANNEL or r.user_id in unreachable):
+                # in the shared chat by choice, or because their private chat is closed
                 jobs.append(_Job(r, o, await self._in_chat(s, s.delivery_chat), s.delivery_chat, group=True, batch=batch))
             elif r.user_id in unreachable:
-                if s.delivery_chat:  # their private chat is closed: the shared chat instead
-                    jobs.append(_Job(r, o, await self._in_chat(s, s.delivery_chat), s.delivery_chat, group=True, batch=batch))
-                else:
-                    self._finish(batch, r, ReminderStatus.FAILED, UNREACHABLE)
+                self._finish(batch, r, ReminderStatus.FAILED, UNREACHABLE)
             else:
                 jobs.append(_Job(r, o, s, r.user_id, group=False, batch=batch))
         self._batches[batch.token] = batch
@@ -525,10 +523,8 @@ class Dispatcher:
     async def _in_chat(self, settings: UserSettings, chat: str) -> UserSettings:
         """Settings to write a reminder into a shared chat with: the chat's language for someone
         who chose none."""
-        if settings.language:
-            return settings
-        language = await reader_language(self.store.people, settings, chat, "")
-        return replace(settings, language=language) if language else settings
+        language = await reader_language(self.store.people, settings, chat, self.services.config.language)
+        return settings if language == settings.language else replace(settings, language=language)
 
     def _message(self, job: _Job) -> Outgoing:
         config = self.services.config
