@@ -2,8 +2,9 @@
 
 ``CalendarService.sync`` fetches a source, parses it, and compares it with what is stored,
 by identity (UID + RECURRENCE-ID, never the title). The difference is stored in one
-transaction and reported as added / changed / cancelled occurrences; listeners registered
-with ``add_listener`` (the change notices below, the reminder planner) get that report.
+transaction and reported as added / changed / cancelled / restored occurrences; listeners
+registered with ``add_listener`` (the change notices below, the reminder planner) get that
+report.
 
 A session that vanishes from the feed is kept as a cancelled occurrence (its series
 definition goes, so it is neither expanded nor exported); if it comes back it is *restored*,
@@ -45,8 +46,9 @@ log = logging.getLogger(__name__)
 LOOKBACK = timedelta(days=1)
 NOTICE_LINES = 10
 
-ChangeListener = Callable[["SyncReport"], Awaitable[None]]
 DEFAULT_MAX_CANCEL_SHARE = 0.5
+
+ChangeListener = Callable[["SyncReport"], Awaitable[None]]
 Progress = Callable[[str, int, int], None]
 
 
@@ -350,8 +352,8 @@ class CalendarService:
             # reads it again and a forced import has something to apply.
             if base.held != held:
                 await repo.save_calendar(replace(base, last_error="", held=held))
-            log.warning("calendar %s: refresh held, it would cancel %d of %d upcoming sessions", name,
-                        held.cancels, held.upcoming)
+                log.warning("calendar %s: refresh held, it would cancel %d of %d upcoming sessions", name,
+                            held.cancels, held.upcoming)
             return SyncReport(name, source, problems=problems, series=base.events, occurrences=base.occurrences,
                               held=held)
 

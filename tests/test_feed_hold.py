@@ -18,8 +18,12 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.config import ConfigError, load_config
+from bot.clock import FakeClock
+from bot.config import load_config
+from bot.errors import ConfigError
 from bot.models import EventStatus, Subscription, SubscriptionScope
+from bot.ports import CalendarInfo, HeldRefresh
+from bot.store.sql import SqlStore
 from tests.conftest import REPO
 from tests.fake_feed_server import FakeFeedServer
 from tests.harness import Harness
@@ -200,6 +204,30 @@ def test_the_share_comes_from_the_environment_and_is_checked() -> None:
     assert load_config(env={"EVENTBOT_FEED_MAX_CANCEL_SHARE": "0.8"}).feed_max_cancel_share == 0.8
     with pytest.raises(ConfigError, match="feed_max_cancel_share"):
         load_config(env={"EVENTBOT_FEED_MAX_CANCEL_SHARE": "80"})
+
+
+async def test_migration_10_gives_an_older_database_somewhere_to_keep_a_hold(tmp_path: Path) -> None:
+    db = tmp_path / "bot.db"
+    now = datetime(2025, 3, 17, 8, 0, tzinfo=UTC)
+    store = await SqlStore.open(db, FakeClock(now))
+    await store.calendars.save_calendar(CalendarInfo(name="sww", source="https://example.org/sww.ics"))
+    async with store.engine.begin() as conn:
+        # The calendars table as migration 1 created it.
+        for column in ("held_since", "held_cancels", "held_upcoming", "held_hash"):
+            await conn.exec_driver_sql(f"ALTER TABLE calendars DROP COLUMN {column}")
+        await conn.exec_driver_sql("DELETE FROM schema_version WHERE version = 10")
+    await store.close()
+
+    store = await SqlStore.open(db, FakeClock(now))
+    try:
+        info = await store.calendars.get_calendar("sww")
+        assert info is not None and info.source == "https://example.org/sww.ics" and info.held is None
+        held = HeldRefresh(since=now, cancels=8, upcoming=8, content_hash="abc")
+        await store.calendars.save_calendar(CalendarInfo(name="sww", source=info.source, held=held))
+        assert (await store.calendars.get_calendar("sww")) == CalendarInfo(name="sww", source=info.source,
+                                                                           held=held)
+    finally:
+        await store.close()
 
 
 # --------------------------------------------------------------------------- command line
