@@ -62,6 +62,9 @@ class Config:
     horizon_days: int = 400
     feed_max_bytes: int = 10_000_000
     feed_timeout: float = 20.0
+    feed_max_cancel_share: float = 0.5
+    """A refresh that would cancel more than this share of a calendar's upcoming sessions is
+    held until an organiser forces it (1 turns the check off)."""
     reminder_batch: int = 100
     reminder_lease_seconds: int = 120
     early_window_minutes: int = 10
@@ -145,6 +148,11 @@ def _build(raw: dict[str, Any]) -> Config:
                 values[key] = SecretStr(value) if value else None
             elif key == "feed_timeout":
                 values[key] = float(value)
+            elif key == "feed_max_cancel_share":
+                share = float(value)
+                if not 0 <= share <= 1:
+                    raise ValueError(f"{share} is not a share between 0 and 1 (0.5 is half)")
+                values[key] = share
             elif key == "rate_share":
                 share = float(value)
                 if not 0 < share <= 1:

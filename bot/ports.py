@@ -189,6 +189,24 @@ class CalendarInfo:
     events: int = 0
     occurrences: int = 0
     refresh_minutes: int | None = None
+    held: HeldRefresh | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HeldRefresh:
+    """A refresh that was not applied because it would cancel too much of the programme.
+
+    Attributes:
+        since: When it was first held.
+        cancels: How many upcoming sessions it would cancel.
+        upcoming: How many upcoming sessions the calendar had.
+        content_hash: Hash of the held feed, so that the same feed is not reported twice.
+    """
+
+    since: datetime
+    cancels: int
+    upcoming: int
+    content_hash: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,6 +280,10 @@ class CalendarRepository(Protocol):
 
     async def occurrences_of_calendar(self, calendar: str) -> list[Occurrence]:
         """Return every stored occurrence of a calendar, cancelled ones included."""
+        ...
+
+    async def count_upcoming(self, calendar: str, after: datetime) -> int:
+        """Return how many non-cancelled occurrences of a calendar end after ``after``."""
         ...
 
     async def get_occurrence(self, occurrence_id: str) -> Occurrence | None:

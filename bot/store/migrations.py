@@ -45,6 +45,17 @@ def add_column(table: sa.Table, column_name: str) -> Callable[[Connection], None
     return apply
 
 
+def add_columns(table: sa.Table, *column_names: str) -> Callable[[Connection], None]:
+    """``add_column`` for several columns of one table."""
+    steps = [add_column(table, name) for name in column_names]
+
+    def apply(conn: Connection) -> None:
+        for step in steps:
+            step(conn)
+
+    return apply
+
+
 def reindex(table: sa.Table, *, create: tuple[str, ...] = (), drop: tuple[str, ...] = (),
             ) -> Callable[[Connection], None]:
     """Create indexes that the table's current definition has and drop ones it no longer has,
@@ -78,6 +89,9 @@ MIGRATIONS: list[Migration] = [
         schema.reminders, create=("ix_reminders_status_id",), drop=("ix_reminders_claim",),
     )),
     Migration(6, "chat settings", create_tables(schema.chats)),
+    Migration(10, "held feed refreshes", add_columns(
+        schema.calendars, "held_since", "held_cancels", "held_upcoming", "held_hash",
+    )),
 ]
 
 

@@ -28,6 +28,11 @@ calendars = sa.Table(
     sa.Column("last_sync", sa.BigInteger, nullable=True),
     sa.Column("last_error", sa.Text, nullable=False, server_default=""),
     sa.Column("refresh_minutes", sa.Integer, nullable=True),
+    # A refresh held back because it would cancel too much (migration 10).
+    sa.Column("held_since", sa.BigInteger, nullable=True),
+    sa.Column("held_cancels", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("held_upcoming", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("held_hash", sa.String(64), nullable=False, server_default=""),
 )
 
 series = sa.Table(
