@@ -31,6 +31,16 @@ def create_tables(*tables: sa.Table) -> Callable[[Connection], None]:
     return apply
 
 
+def steps(*parts: Callable[[Connection], None]) -> Callable[[Connection], None]:
+    """Several changes as one migration, in order."""
+
+    def apply(conn: Connection) -> None:
+        for part in parts:
+            part(conn)
+
+    return apply
+
+
 def add_column(table: sa.Table, column_name: str) -> Callable[[Connection], None]:
     """Add a column that the table's current definition has, if the database lacks it."""
 
@@ -89,6 +99,9 @@ MIGRATIONS: list[Migration] = [
         schema.reminders, create=("ix_reminders_status_id",), drop=("ix_reminders_claim",),
     )),
     Migration(6, "chat settings", create_tables(schema.chats)),
+    Migration(8, "workers: claims belong to a live process", steps(
+        create_tables(schema.workers), add_column(schema.reminders, "claimed_by"),
+    )),
     Migration(10, "held feed refreshes", add_columns(
         schema.calendars, "held_since", "held_cancels", "held_upcoming", "held_hash",
     )),
