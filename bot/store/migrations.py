@@ -78,6 +78,7 @@ MIGRATIONS: list[Migration] = [
         schema.reminders, create=("ix_reminders_status_id",), drop=("ix_reminders_claim",),
     )),
     Migration(6, "chat settings", create_tables(schema.chats)),
+    Migration(9, "native poll counts", add_column(schema.polls, "platform_tally")),
 ]
 
 
