@@ -521,6 +521,11 @@ class ReminderRepository(Protocol):
         """Store a small piece of dispatcher state."""
         ...
 
+    async def claim_meta(self, key: str, value: str) -> bool:
+        """Set ``key`` to ``value`` unless it holds it already; True for the one caller, in
+        any process, whose call changed it (a claim, such as today's digest)."""
+        ...
+
 class LiveRepository(Protocol):
     """Live sessions: chat bindings, polls and votes, questions and upvotes, check-ins.
 
