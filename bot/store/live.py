@@ -99,6 +99,7 @@ class SqlLiveRepository:
         # a poll is open inside every write, and a poll it finds closed is dropped from here.
         self._open_in_chat: dict[str, Poll | None] = {}
         self._open_by_id: dict[int, Poll] = {}
+        self._open_by_ref: dict[str, Poll] = {}
         self._loading_open: dict[str, asyncio.Future[Poll | None]] = {}
         self._poll_generation = 0  # bumped on every change, so a read that raced one is not cached
         self._ballots = BallotBox(engine)
@@ -224,7 +225,7 @@ class SqlLiveRepository:
         for poll_id in poll_ids:
             self._poll_salts.pop(poll_id, None)
         if any(p in self._open_by_id for p in poll_ids) or any(
-                p is not None and p.id in poll_ids for p in self._open_in_chat.values()):
+                p is not None and p.id in poll_ids for p in (*self._open_in_chat.values(), *self._open_by_ref.values())):
             self._forget_polls()
 
     def _forget_polls(self) -> None:
@@ -232,6 +233,7 @@ class SqlLiveRepository:
         self._open_in_chat.clear()
         self._loading_open.clear()  # a look-up already under way may predate the change
         self._open_by_id.clear()
+        self._open_by_ref.clear()
 
     async def get_poll(self, poll_id: int, *, fresh: bool = False) -> Poll | None:
         cached = None if fresh else self._open_by_id.get(poll_id)
@@ -244,7 +246,14 @@ class SqlLiveRepository:
         return poll
 
     async def poll_by_ref(self, poll_ref: str) -> Poll | None:
-        return await self._one_poll(sa.select(*_POLL_COLUMNS).where(polls.c.poll_ref == poll_ref))
+        cached = self._open_by_ref.get(poll_ref)
+        if cached is not None:
+            return cached
+        generation = self._poll_generation
+        poll = await self._one_poll(sa.select(*_POLL_COLUMNS).where(polls.c.poll_ref == poll_ref))
+        if poll is not None and poll.is_open and generation == self._poll_generation:
+            self._open_by_ref[poll_ref] = poll
+        return poll
 
     async def latest_poll(self, chat_id: str, *, open_only: bool = False) -> Poll | None:
         query = sa.select(*_POLL_COLUMNS).where(polls.c.chat_id == chat_id)
