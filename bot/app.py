@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from types import ModuleType
@@ -84,6 +84,8 @@ class App:
     bot: Bot
     adapters: list[ChatAdapter] = field(default_factory=list)
     _stack: contextlib.AsyncExitStack | None = None
+    # Features' ``started(services)``: work that needs the adapters up (catching up on them).
+    _started: list[Callable[[Services], Awaitable[None]]] = field(default_factory=list)
 
     async def start_adapters(self) -> None:
         """Start receiving on every adapter, then publish the command menu where supported."""
@@ -102,6 +104,11 @@ class App:
                     await adapter.publish_commands(menu)
                 except Exception:
                     log.exception("could not publish commands to %s", adapter.name)
+        for hook in self._started:
+            try:
+                await hook(services)
+            except Exception:
+                log.exception("a feature failed to catch up after start")
 
     @property
     def store(self) -> SqlStore:
@@ -141,7 +148,8 @@ async def open_app(config: Config, *, adapters: Sequence[ChatAdapter] = (), cloc
                 await setup(services, stack)
         alarms.start()
         stack.push_async_callback(alarms.shutdown)
-        app = App(services=services, bot=bot, adapters=list(adapters), _stack=stack)
+        app = App(services=services, bot=bot, adapters=list(adapters), _stack=stack,
+                  _started=[hook for f in features if (hook := getattr(f, "started", None)) is not None])
         if start_adapters:
             await app.start_adapters()
         yield app

@@ -442,6 +442,22 @@ class PollTally:
     right: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class NativePollAnswers:
+    """What a platform holds for one of its native polls.
+
+    Attributes:
+        votes: Votes per option, in option order, as the platform counts them.
+        voters: Distinct people who answered, as the platform counts them.
+        by_option: Namespaced ids of the people holding each option, where the platform
+            tells (Discord does); None where it gives counts only (Telegram).
+    """
+
+    votes: tuple[int, ...]
+    voters: int
+    by_option: tuple[tuple[str, ...], ...] | None = None
+
+
 class QuestionStatus(enum.StrEnum):
     PENDING = "pending"
     OPEN = "open"

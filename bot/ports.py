@@ -20,6 +20,7 @@ from bot.models import (
     Incoming,
     LiveBinding,
     LiveSession,
+    NativePollAnswers,
     Occurrence,
     Outgoing,
     Poll,
@@ -105,10 +106,28 @@ class ChatAdapter(Protocol):
 
 @runtime_checkable
 class SupportsNativePolls(Protocol):
-    """Adapters that can close a native poll they created for ``Outgoing.poll``."""
+    """Adapters that render ``Outgoing.poll`` as the platform's own poll, which then holds
+    the votes: the core reconciles its count with the platform's."""
 
-    async def close_native_poll(self, chat_id: str, message_id: str) -> None:
-        """Stop the native poll so that no more answers are accepted."""
+    async def end_poll(self, chat_id: str, message_id: str) -> NativePollAnswers | None:
+        """End the native poll so that no more answers are accepted, and return its final
+        answers. Ending a poll that has already ended returns its answers too, where the
+        platform can still show them, else None.
+
+        Raises:
+            RateLimited: The platform asks to wait.
+            DeliveryFailed: The platform refused or could not be reached.
+        """
+        ...
+
+    async def native_poll_answers(self, chat_id: str, message_id: str) -> NativePollAnswers | None:
+        """The answers an open native poll holds now, who holds each included; None where the
+        platform cannot show them without ending the poll (it then redelivers the answers
+        it took while the bot was away).
+
+        Raises:
+            DeliveryFailed: The platform refused or could not be reached.
+        """
         ...
 
 
@@ -530,6 +549,11 @@ class ReminderRepository(Protocol):
         """Store a small piece of dispatcher state."""
         ...
 
+    async def claim_meta(self, key: str, value: str) -> bool:
+        """Set ``key`` to ``value`` unless it holds it already; True for the one caller, in
+        any process, whose call changed it (a claim, such as today's digest)."""
+        ...
+
 @dataclass(frozen=True, slots=True)
 class WorkerInfo:
     """A process working on the database (times in UTC epoch seconds).
@@ -618,8 +642,9 @@ class LiveRepository(Protocol):
         """Remember the message (and native poll) that carries a poll."""
         ...
 
-    async def get_poll(self, poll_id: int) -> Poll | None:
-        """Return a poll by id."""
+    async def get_poll(self, poll_id: int, *, fresh: bool = False) -> Poll | None:
+        """Return a poll by id; ``fresh`` reads the store, never a copy cached while it
+        was open (which may miss another process's close or delivery)."""
         ...
 
     async def poll_by_ref(self, poll_ref: str) -> Poll | None:
@@ -639,8 +664,19 @@ class LiveRepository(Protocol):
         """Return polls, of one session or of all, oldest first."""
         ...
 
-    async def close_poll(self, poll_id: int, now: datetime) -> bool:
-        """Close a poll and erase its salt; return False if it was already closed."""
+    async def close_poll(self, poll_id: int, now: datetime, *, final: NativePollAnswers | None = None) -> bool:
+        """Close a poll and erase its salt; return False if it was already closed.
+
+        Args:
+            final: The answers of its native poll, ended on the platform just before: they
+                replace the votes stored (who voted what, where the platform tells; else
+                only the counts, which the tally then reports).
+        """
+        ...
+
+    async def recount(self, poll_id: int, answers: NativePollAnswers) -> bool:
+        """Make an open native poll's stored votes those the platform holds (who holds each
+        option must be given); return False if the poll is closed."""
         ...
 
     async def set_votes(self, poll: Poll, user_id: str, options: Sequence[int]) -> bool:

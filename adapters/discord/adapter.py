@@ -30,7 +30,18 @@ from adapters.discord.events import mirror as mirror_events
 from adapters.discord.invite import invite_url
 from bot.config import Config
 from bot.errors import AdapterUnavailable, DeliveryFailed, RateLimited, RecipientUnreachable
-from bot.models import Button, ChatKind, ChatRef, Delivered, Incoming, Occurrence, Outgoing, PollSpec, UserRef
+from bot.models import (
+    Button,
+    ChatKind,
+    ChatRef,
+    Delivered,
+    Incoming,
+    NativePollAnswers,
+    Occurrence,
+    Outgoing,
+    PollSpec,
+    UserRef,
+)
 from bot.ports import Capability, CommandMenu, MessageHandler, RateLimits
 
 log = logging.getLogger(__name__)
@@ -131,8 +142,10 @@ class DiscordAdapter:
         # caches: after a restart they are read back from Discord when a vote arrives.
         self._polls: dict[int, _PollInfo] = {}
         self._poll_answers: dict[tuple[int, int], set[int]] = {}
-        # Vote events are dispatched as concurrent tasks; the core must see them in order.
-        self._poll_lock = asyncio.Lock()
+        self._poll_reads: dict[int, asyncio.Future[_PollInfo | None]] = {}
+        # Vote events are dispatched as concurrent tasks. One person's changes must reach the
+        # core in order; different people's go on together, and the store batches them.
+        self._voter_locks: dict[tuple[int, int], asyncio.Lock] = {}
         # Handlers still running: stop() lets them finish before the store closes.
         self._inflight: set[asyncio.Task[Any]] = set()
 
@@ -270,12 +283,18 @@ class DiscordAdapter:
     async def _deliver_vote(self, event: discord.RawPollVoteActionEvent, *, added: bool,
                             user: discord.User | None, kind: ChatKind) -> None:
         assert self._on_message is not None
-        async with self._poll_lock:  # FIFO: the core sees each person's changes in order
-            answers = await self._answers_after(event, added=added)
-            await self._on_message(Incoming(
-                user=UserRef(f"discord:{event.user_id}", user.display_name if user else None),
-                chat=ChatRef(f"discord:{event.channel_id}", kind),
-                action=f"npoll:{event.message_id}:{','.join(str(i) for i in sorted(answers))}"))
+        key = (event.message_id, event.user_id)
+        lock = self._voter_locks.setdefault(key, asyncio.Lock())
+        try:
+            async with lock:  # FIFO: the core sees each person's changes in order
+                answers = await self._answers_after(event, added=added)
+                await self._on_message(Incoming(
+                    user=UserRef(f"discord:{event.user_id}", user.display_name if user else None),
+                    chat=ChatRef(f"discord:{event.channel_id}", kind),
+                    action=f"npoll:{event.message_id}:{','.join(str(i) for i in sorted(answers))}"))
+        finally:
+            if not lock.locked() and self._voter_locks.get(key) is lock:
+                del self._voter_locks[key]
 
     async def _answers_after(self, event: discord.RawPollVoteActionEvent, *, added: bool) -> set[int]:
         """The 0-based answers the voter holds once this change is applied.
@@ -306,15 +325,24 @@ class DiscordAdapter:
 
     async def _poll_info(self, channel_id: int, message_id: int) -> _PollInfo | None:
         poll = self._polls.get(message_id)
-        if poll is None:
-            try:
-                data: Any = await self.client.http.get_message(channel_id, message_id)
-            except discord.HTTPException as exc:
-                log.warning("could not read poll %s in %s: %s", message_id, channel_id, exc.status)
-                return None
-            raw = data.get("poll") or {}
-            poll = self._polls[message_id] = _PollInfo(
-                bool(raw.get("allow_multiselect")), tuple(int(a["answer_id"]) for a in raw.get("answers", ())))
+        if poll is not None:
+            return poll
+        # Votes on a poll not yet known (after a restart) share one read of it.
+        reading = self._poll_reads.get(message_id)
+        if reading is None:
+            reading = self._poll_reads[message_id] = asyncio.ensure_future(self._read_poll(channel_id, message_id))
+            reading.add_done_callback(lambda _f: self._poll_reads.pop(message_id, None))
+        return await asyncio.shield(reading)
+
+    async def _read_poll(self, channel_id: int, message_id: int) -> _PollInfo | None:
+        try:
+            data: Any = await self.client.http.get_message(channel_id, message_id)
+        except discord.HTTPException as exc:
+            log.warning("could not read poll %s in %s: %s", message_id, channel_id, exc.status)
+            return None
+        raw = data.get("poll") or {}
+        poll = self._polls[message_id] = _PollInfo(
+            bool(raw.get("allow_multiselect")), tuple(int(a["answer_id"]) for a in raw.get("answers", ())))
         return poll
 
     async def _voted_answers(self, event: discord.RawPollVoteActionEvent, answer_ids: Sequence[int]) -> set[int]:
@@ -388,15 +416,59 @@ class DiscordAdapter:
         kind = discord.ChannelType.private if message.chat.is_private else discord.ChannelType.text
         return client.get_partial_messageable(_snowflake(message.chat.id), type=kind)
 
-    async def close_native_poll(self, chat_id: str, message_id: str) -> None:
-        channel = self.client.get_partial_messageable(_snowflake(chat_id))
+    async def end_poll(self, chat_id: str, message_id: str) -> NativePollAnswers | None:
+        channel_id, poll_id = _snowflake(chat_id), int(message_id)
         try:
-            await channel.get_partial_message(int(message_id)).end_poll()
+            await self.client.http.end_poll(channel_id, poll_id)
         except discord.RateLimited as exc:
             raise RateLimited(exc.retry_after, chat_id) from exc
         except discord.HTTPException as exc:
-            raise DeliveryFailed(f"could not end poll {message_id}: {exc.status} {exc.code}",
+            if exc.status == 429 or exc.status >= 500 or exc.status == 404:
+                raise DeliveryFailed(f"could not end poll {message_id}: {exc.status} {exc.code}",
+                                     transient=exc.status != 404) from exc
+            # Ended already (by the other process on this account, or by its expiry): read it.
+            log.info("poll %s was already ended (%s %s); reading its answers", message_id, exc.status, exc.code)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise DeliveryFailed(f"discord unreachable: {type(exc).__name__}") from exc
+        return await self.native_poll_answers(chat_id, message_id)
+
+    async def native_poll_answers(self, chat_id: str, message_id: str) -> NativePollAnswers | None:
+        """Who holds each answer, read from Discord's voter lists (the counts Discord shows
+        are finalised some time after a poll ends; the lists are current at once)."""
+        channel_id, poll_id = _snowflake(chat_id), int(message_id)
+        try:
+            poll = await self._poll_info(channel_id, poll_id)
+            if poll is None:
+                raise DeliveryFailed(f"could not read poll {message_id}", transient=True)
+            by_option = [await self._answer_voters(channel_id, poll_id, a) for a in poll.answer_ids]
+        except discord.RateLimited as exc:
+            raise RateLimited(exc.retry_after, chat_id) from exc
+        except discord.HTTPException as exc:
+            raise DeliveryFailed(f"could not read the voters of poll {message_id}: {exc.status} {exc.code}",
                                  transient=exc.status >= 500 or exc.status == 429) from exc
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise DeliveryFailed(f"discord unreachable: {type(exc).__name__}") from exc
+        # What Discord holds is now what the core holds: multiple-choice changes follow on from it.
+        for key in [k for k in self._poll_answers if k[0] == poll_id]:
+            del self._poll_answers[key]
+        for index, voters in enumerate(by_option):
+            for voter in voters:
+                self._poll_answers.setdefault((poll_id, voter), set()).add(index)
+        return NativePollAnswers(
+            votes=tuple(len(v) for v in by_option), voters=len({u for v in by_option for u in v}),
+            by_option=tuple(tuple(f"discord:{u}" for u in v) for v in by_option))
+
+    async def _answer_voters(self, channel_id: int, message_id: int, answer_id: int) -> list[int]:
+        voters: list[int] = []
+        after: int | None = None
+        while True:
+            page: Any = await self.client.http.get_poll_answer_voters(
+                channel_id, message_id, answer_id, after=after, limit=VOTERS_PAGE)
+            users = [int(u["id"]) for u in page.get("users", [])]
+            voters += users
+            if len(users) < VOTERS_PAGE:
+                return voters
+            after = users[-1]
 
 
 def fits_native_poll(poll: PollSpec) -> bool:

@@ -52,13 +52,14 @@ from adapters.telegram.convert import (
 from adapters.telegram.redact import TokenRedactor
 from bot.config import Config
 from bot.errors import AdapterUnavailable, ConfigError, DeliveryFailed, RateLimited, RecipientUnreachable
-from bot.models import Button, Delivered, Outgoing, PollSpec, Role
+from bot.models import Button, Delivered, NativePollAnswers, Outgoing, PollSpec, Role
 from bot.ports import Capability, CommandMenu, MessageHandler, RateLimits
 
 log = logging.getLogger(__name__)
 
 ALLOWED_UPDATES = ("message", "callback_query", "poll_answer")
 DEFAULT_LANGUAGE = "en"
+ENDED_KEPT = 100  # final answers of polls ended, kept for a second end of the same poll
 POLL_TIMEOUT = 10  # seconds a getUpdates long poll stays open
 _COMMAND_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
 _QUESTION_LIMIT, _OPTION_LIMIT, _MAX_OPTIONS = 300, 100, 12
@@ -138,6 +139,8 @@ class TelegramAdapter:
         self._on_message: MessageHandler | None = None
         self._requests: tuple[HTTPXRequest, ...] = ()
         self.username: str | None = None
+        # Final answers of the polls this process ended, for a second end of the same poll.
+        self._ended: dict[tuple[str, str], NativePollAnswers] = {}
 
     @classmethod
     def from_config(cls, config: Config) -> TelegramAdapter:
@@ -324,13 +327,25 @@ class TelegramAdapter:
                 return
             raise _translate(exc, chat_id, private=False) from None
 
-    async def close_native_poll(self, chat_id: str, message_id: str) -> None:
+    async def end_poll(self, chat_id: str, message_id: str) -> NativePollAnswers | None:
+        """``stopPoll`` returns the final poll: counts per option, not who chose what."""
+        key = (chat_id, message_id)
         try:
-            await self._bot.stop_poll(platform_id(chat_id), int(message_id))
+            poll = await self._bot.stop_poll(platform_id(chat_id), int(message_id))
         except TelegramError as exc:
             if isinstance(exc, BadRequest) and "already been closed" in exc.message:
-                return
+                return self._ended.get(key)
             raise _translate(exc, chat_id, private=False) from None
+        final = self._ended[key] = NativePollAnswers(
+            votes=tuple(o.voter_count for o in poll.options), voters=poll.total_voter_count)
+        while len(self._ended) > ENDED_KEPT:
+            del self._ended[next(iter(self._ended))]
+        return final
+
+    async def native_poll_answers(self, chat_id: str, message_id: str) -> NativePollAnswers | None:
+        # Telegram shows a poll's answers only when it stops; the answers given while the bot
+        # was away come as updates, which Telegram keeps for a day.
+        return None
 
     # -- commands and links ------------------------------------------------------------------
 

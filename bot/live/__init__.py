@@ -28,5 +28,9 @@ async def setup(services: Services, stack: AsyncExitStack) -> None:
     await binding.setup(services, stack)
 
 
+async def started(services: Services) -> None:
+    await polls.started(services)
+
+
 def add_cli(subparsers: argparse._SubParsersAction[Any]) -> None:
     export.add_cli(subparsers)

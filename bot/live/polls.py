@@ -18,7 +18,7 @@ from bot.errors import AdapterUnavailable, DeliveryFailed, UsageError, UserError
 from bot.i18n import N_, Translator
 from bot.live import chart, render
 from bot.live.session import live_occurrence, room_translator
-from bot.models import ChatKind, ChatRef, Outgoing, Poll, PollSpec, Role
+from bot.models import ChatKind, ChatRef, NativePollAnswers, Outgoing, Poll, PollSpec, Role
 from bot.ports import Capability, SupportsNativePolls
 from bot.services import Services
 from bot.timeutil import parse_duration, zone
@@ -110,13 +110,20 @@ def schedule_close(services: Services, poll: Poll) -> None:
 
 
 async def finish_poll(services: Services, poll_id: int, _: Translator | None = None) -> bool:
-    """Close a poll and post its final results; False if it was already closed."""
+    """Close a poll and post its final results; False if it was already closed.
+
+    A native poll is ended on the platform first, so that no answer is taken after the
+    count; the platform's final answers then replace the stored votes in the same write
+    that closes the poll, and the results posted are the platform's, answers still on
+    their way to the bot included."""
     live = services.store.live
-    poll = await live.get_poll(poll_id)
-    if poll is None or not await live.close_poll(poll_id, services.clock.now()):
+    poll = await live.get_poll(poll_id, fresh=True)
+    if poll is None or not poll.is_open:
+        return False
+    final = await _end_native(services, poll)
+    if not await live.close_poll(poll_id, services.clock.now(), final=final):
         return False
     services.alarms.cancel(close_job(poll_id))
-    await _close_native(services, poll)
     _ = await room_translator(services, poll.chat_id, _)
     tally = await live.tally(poll)
     text = render.results_text(poll, tally, _, final=True)
@@ -129,19 +136,56 @@ async def finish_poll(services: Services, poll_id: int, _: Translator | None = N
     return True
 
 
-async def _close_native(services: Services, poll: Poll) -> None:
+def _native_polls(services: Services, poll: Poll) -> SupportsNativePolls | None:
     if not poll.poll_ref or not poll.message_id:
-        return
+        return None
     try:
         adapter = services.messenger.adapter_for(poll.chat_id)
     except AdapterUnavailable:
-        log.warning("no adapter to close native poll %s in %s", poll.id, poll.chat_id)
-        return
-    if isinstance(adapter, SupportsNativePolls):
+        log.warning("no adapter for native poll %s in %s", poll.id, poll.chat_id)
+        return None
+    return adapter if isinstance(adapter, SupportsNativePolls) else None
+
+
+async def _end_native(services: Services, poll: Poll) -> NativePollAnswers | None:
+    adapter = _native_polls(services, poll)
+    if adapter is None:
+        return None
+    assert poll.message_id is not None
+    try:
+        final = await adapter.end_poll(poll.chat_id, poll.message_id)
+    except DeliveryFailed:
+        log.warning("could not end native poll %s in %s; closing it on the votes seen",
+                    poll.id, poll.chat_id, exc_info=True)
+        return None
+    if final is not None and len(final.votes) != len(poll.options):
+        log.warning("native poll %s came back with %d options, not %d; closing it on the votes seen",
+                    poll.id, len(final.votes), len(poll.options))
+        return None
+    return final
+
+
+async def reconcile_open_polls(services: Services) -> int:
+    """Count into every open native poll the answers given while the bot was away, as the
+    platform holds them; return how many polls were recounted."""
+    recounted = 0
+    for poll in await services.store.live.polls_of(open_only=True):
+        adapter = _native_polls(services, poll)
+        if adapter is None:
+            continue
+        assert poll.message_id is not None
         try:
-            await adapter.close_native_poll(poll.chat_id, poll.message_id)
+            answers = await adapter.native_poll_answers(poll.chat_id, poll.message_id)
         except DeliveryFailed:
-            log.warning("could not close native poll %s in %s", poll.id, poll.chat_id, exc_info=True)
+            log.warning("could not read native poll %s in %s", poll.id, poll.chat_id, exc_info=True)
+            continue
+        if answers is None or answers.by_option is None or len(answers.votes) != len(poll.options):
+            continue
+        if await services.store.live.recount(poll.id, answers):
+            recounted += 1
+    if recounted:
+        log.info("recounted %d open native polls from their platforms", recounted)
+    return recounted
 
 
 async def close_early(ctx: Context, cmd: ParsedCommand) -> None:
@@ -191,11 +235,17 @@ def _choices(poll: Poll, words: list[str]) -> list[int]:
 
 
 async def vote(ctx: Context, cmd: ParsedCommand) -> None:
-    poll = await _target_poll(ctx, None, open_only=True)
-    choices = _choices(poll, [cmd.args["choice"], *cmd.extra])
-    if not await ctx.services.store.live.set_votes(poll, ctx.user.id, choices):
-        raise UserError(N_("That poll has already closed."))
-    await _confirm(ctx, poll, choices)
+    for _attempt in range(2):
+        poll = await _target_poll(ctx, None, open_only=True)
+        if poll.poll_ref:
+            # The platform counts its own poll; a vote it never saw would make the two disagree.
+            raise UserError(N_("Answer in the poll above: this poll counts the answers given there."))
+        choices = _choices(poll, [cmd.args["choice"], *cmd.extra])
+        if await ctx.services.store.live.set_votes(poll, ctx.user.id, choices):
+            await _confirm(ctx, poll, choices)
+            return
+        # Closed, perhaps by another process that opened a new poll here: look once more.
+    raise UserError(N_("That poll has already closed."))
 
 
 async def _confirm(ctx: Context, poll: Poll, choices: list[int]) -> None:
@@ -269,6 +319,11 @@ async def setup(services: Services) -> None:
         schedule_close(services, poll)
 
 
+async def started(services: Services) -> None:
+    """Once the adapters are up: take in the native answers given while the bot was down."""
+    await reconcile_open_polls(services)
+
+
 def register(router: Router) -> None:
     router.add(CommandSpec(
         "poll", N_("Facilitators: start a poll or quiz in a live session."), launch,
@@ -293,4 +348,4 @@ def register(router: Router) -> None:
     router.action("npoll")(native_answer)
 
 
-__all__ = ["close_job", "finish_poll", "register", "setup"]
+__all__ = ["close_job", "finish_poll", "reconcile_open_polls", "register", "setup", "started"]

@@ -184,9 +184,8 @@ class ReminderService:
         self._schedule_digest()
         now = self.services.clock.now()
         day = now.astimezone(safe_zone(None, self.services.config.timezone)).date().isoformat()
-        if await self.repo.get_meta("digest_day") == day:
-            return 0
-        await self.repo.set_meta("digest_day", day)
+        if not await self.repo.claim_meta("digest_day", day):
+            return 0  # sent today already, perhaps by the other process on this database
         summary = await self.repo.summary_since(ts(now - timedelta(days=1)))
         if not (summary.sent or summary.failed or summary.expired or summary.unreachable):
             return 0

@@ -31,12 +31,13 @@ from bot.models import (
     Checkin,
     LiveBinding,
     LiveSession,
+    NativePollAnswers,
     Poll,
     PollTally,
     Question,
     QuestionStatus,
 )
-from bot.store.ballots import Ballot, BallotBox, Closing
+from bot.store.ballots import Ballot, BallotBox, Closing, Recount
 from bot.store.schema import (
     checkins,
     live_bindings,
@@ -70,7 +71,15 @@ def _poll(r: Any) -> Poll:
                 poll_ref=r.poll_ref)
 
 
-_POLL_COLUMNS = [c for c in polls.c if c.name != "salt"]
+def _votes_by_voter(by_option: Sequence[Sequence[str]]) -> dict[str, frozenset[int]]:
+    chosen: dict[str, set[int]] = {}
+    for option, voters in enumerate(by_option):
+        for voter in voters:
+            chosen.setdefault(voter, set()).add(option)
+    return {voter: frozenset(options) for voter, options in chosen.items()}
+
+
+_POLL_COLUMNS = [c for c in polls.c if c.name not in {"salt", "platform_tally"}]
 _QUESTION_COLUMNS = [c for c in questions.c if c.name != "author_key"]
 
 
@@ -85,13 +94,16 @@ class SqlLiveRepository:
         self._engine = engine
         # Salts of open polls, so a vote costs one write transaction and no extra read.
         self._poll_salts: dict[int, str] = {}
-        # Open polls by chat and by id: every vote looks its poll up, and polls change only
-        # through this repository (the one process that owns the database).
+        # Open polls by chat and by id: every vote looks its poll up. Another process on the
+        # same database may close one, so these are only hints: the ballot box reads whether
+        # a poll is open inside every write, and a poll it finds closed is dropped from here.
         self._open_in_chat: dict[str, Poll | None] = {}
         self._open_by_id: dict[int, Poll] = {}
+        self._open_by_ref: dict[str, Poll] = {}
         self._loading_open: dict[str, asyncio.Future[Poll | None]] = {}
         self._poll_generation = 0  # bumped on every change, so a read that raced one is not cached
         self._ballots = BallotBox(engine)
+        self._ballots.closed_seen = self._closed_elsewhere
         self._session_salts: dict[str, str] = {}
 
     # -- bindings --------------------------------------------------------------------
@@ -208,14 +220,23 @@ class SqlLiveRepository:
                                .values(message_id=message_id, poll_ref=poll_ref))
         self._forget_polls()
 
+    def _closed_elsewhere(self, poll_ids: set[int]) -> None:
+        """The store says these polls are closed: whatever this process cached of them is stale."""
+        for poll_id in poll_ids:
+            self._poll_salts.pop(poll_id, None)
+        if any(p in self._open_by_id for p in poll_ids) or any(
+                p is not None and p.id in poll_ids for p in (*self._open_in_chat.values(), *self._open_by_ref.values())):
+            self._forget_polls()
+
     def _forget_polls(self) -> None:
         self._poll_generation += 1
         self._open_in_chat.clear()
         self._loading_open.clear()  # a look-up already under way may predate the change
         self._open_by_id.clear()
+        self._open_by_ref.clear()
 
-    async def get_poll(self, poll_id: int) -> Poll | None:
-        cached = self._open_by_id.get(poll_id)
+    async def get_poll(self, poll_id: int, *, fresh: bool = False) -> Poll | None:
+        cached = None if fresh else self._open_by_id.get(poll_id)
         if cached is not None:
             return cached
         generation = self._poll_generation
@@ -225,7 +246,14 @@ class SqlLiveRepository:
         return poll
 
     async def poll_by_ref(self, poll_ref: str) -> Poll | None:
-        return await self._one_poll(sa.select(*_POLL_COLUMNS).where(polls.c.poll_ref == poll_ref))
+        cached = self._open_by_ref.get(poll_ref)
+        if cached is not None:
+            return cached
+        generation = self._poll_generation
+        poll = await self._one_poll(sa.select(*_POLL_COLUMNS).where(polls.c.poll_ref == poll_ref))
+        if poll is not None and poll.is_open and generation == self._poll_generation:
+            self._open_by_ref[poll_ref] = poll
+        return poll
 
     async def latest_poll(self, chat_id: str, *, open_only: bool = False) -> Poll | None:
         query = sa.select(*_POLL_COLUMNS).where(polls.c.chat_id == chat_id)
@@ -247,7 +275,9 @@ class SqlLiveRepository:
         finally:
             if generation == self._poll_generation:
                 self._loading_open.pop(chat_id, None)
-        if generation == self._poll_generation:
+        # Only an open poll is kept: "none open" would hide a poll another process opens.
+        # A kept poll that another process closes is dropped when a vote finds it closed.
+        if generation == self._poll_generation and poll is not None:
             self._open_in_chat[chat_id] = poll
         return poll
 
@@ -273,12 +303,22 @@ class SqlLiveRepository:
         async with self._engine.connect() as conn:
             return [_poll(r) for r in await conn.execute(query)]
 
-    async def close_poll(self, poll_id: int, now: datetime) -> bool:
+    async def close_poll(self, poll_id: int, now: datetime, *, final: NativePollAnswers | None = None) -> bool:
         # Through the ballot box, which orders it with the votes still queued.
-        closed = bool(await self._ballots.cast(Closing(poll_id, _ts(now))))
+        replace, platform_tally = None, None
+        if final is not None and final.by_option is not None:
+            replace = _votes_by_voter(final.by_option)
+        elif final is not None:
+            platform_tally = json.dumps({"votes": list(final.votes), "voters": final.voters})
+        closed = bool(await self._ballots.cast(Closing(poll_id, _ts(now), replace, platform_tally)))
         self._poll_salts.pop(poll_id, None)
         self._forget_polls()
         return closed
+
+    async def recount(self, poll_id: int, answers: NativePollAnswers) -> bool:
+        if answers.by_option is None:
+            raise ValueError("a recount needs who holds each option")
+        return bool(await self._ballots.cast(Recount(poll_id, _votes_by_voter(answers.by_option))))
 
     async def _voter(self, poll: Poll, user_id: str) -> str | None:
         """The key a person's votes are stored under; None if the poll is closed."""
@@ -318,6 +358,13 @@ class SqlLiveRepository:
     async def tally(self, poll: Poll) -> PollTally:
         c = poll_votes.c
         async with self._engine.connect() as conn:
+            platform = await conn.scalar(sa.select(polls.c.platform_tally).where(polls.c.id == poll.id))
+            if platform:
+                # The platform counted some answers this process never saw; its word is final.
+                counted = json.loads(platform)
+                votes = tuple(int(v) for v in counted["votes"])
+                return PollTally(votes=votes, voters=int(counted["voters"]),
+                                 right=votes[poll.correct] if poll.correct is not None else 0)
             counts = dict((r[0], r[1]) for r in await conn.execute(
                 sa.select(c.option, sa.func.count()).where(c.poll_id == poll.id).group_by(c.option)))
             voters = await conn.scalar(sa.select(sa.func.count(sa.distinct(c.voter))).where(c.poll_id == poll.id))

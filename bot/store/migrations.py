@@ -102,6 +102,7 @@ MIGRATIONS: list[Migration] = [
     Migration(8, "workers: claims belong to a live process", steps(
         create_tables(schema.workers), add_column(schema.reminders, "claimed_by"),
     )),
+    Migration(9, "native poll counts", add_column(schema.polls, "platform_tally")),
     Migration(10, "held feed refreshes", add_columns(
         schema.calendars, "held_since", "held_cancels", "held_upcoming", "held_hash",
     )),

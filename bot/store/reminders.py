@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.models import EventStatus, Reminder, ReminderStatus
@@ -331,6 +332,23 @@ class SqlReminderRepository:
     async def get_meta(self, key: str) -> str | None:
         async with self._engine.connect() as conn:
             return await conn.scalar(sa.select(reminder_meta.c.value).where(reminder_meta.c.key == key))
+
+    async def claim_meta(self, key: str, value: str) -> bool:
+        c = reminder_meta.c
+        async with self._engine.begin() as conn:
+            # Compare and set in one statement: of two processes, one changes the row.
+            updated = await conn.execute(reminder_meta.update().where(c.key == key, c.value != value)
+                                         .values(value=value))
+            if updated.rowcount:
+                return True
+            if await conn.scalar(sa.select(sa.func.count()).select_from(reminder_meta).where(c.key == key)):
+                return False
+        try:
+            async with self._engine.begin() as conn:
+                await conn.execute(reminder_meta.insert().values(key=key, value=value))
+        except IntegrityError:  # the other process made the row first: it holds the claim
+            return False
+        return True
 
     async def set_meta(self, key: str, value: str) -> None:
         async with self._engine.begin() as conn:

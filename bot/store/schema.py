@@ -219,6 +219,8 @@ polls = sa.Table(
     sa.Column("message_id", sa.String(100), nullable=True),
     sa.Column("poll_ref", sa.String(100), nullable=True, unique=True),
     sa.Column("salt", sa.String(64), nullable=True),
+    # The final counts of a native poll whose platform gives counts only (migration 9).
+    sa.Column("platform_tally", sa.Text, nullable=True),
     sa.Index("ix_polls_chat_open", "chat_id", "closed_at"),
 )
 

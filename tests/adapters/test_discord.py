@@ -23,7 +23,17 @@ from bot.app import FEATURES, App, open_app
 from bot.clock import FakeClock
 from bot.config import Config, SecretStr
 from bot.errors import AdapterUnavailable, RateLimited, RecipientUnreachable
-from bot.models import Attachment, Button, ChatKind, ChatRef, Outgoing, PollSpec, ReminderStatus, UserRef
+from bot.models import (
+    Attachment,
+    Button,
+    ChatKind,
+    ChatRef,
+    NativePollAnswers,
+    Outgoing,
+    PollSpec,
+    ReminderStatus,
+    UserRef,
+)
 from bot.ports import Capability
 from tests.conftest import REPO
 from tests.fakes.discord_api import ALICE, BOB, CAROL, CHANNEL_ID, GUILD_ID, FakeDiscord
@@ -499,8 +509,11 @@ async def test_native_poll_votes_become_npoll_actions(tmp_path: Path) -> None:
         await bot.api.poll_vote(user=CAROL, message_id=message_id, answer_id=2, add=False)
         await bot.api.wait_for(lambda: len(seen.actions) == 7)
         assert seen.actions[-1][2] == [str(message_id), "2"]
-        await bot.adapter.close_native_poll(room.id, str(message_id))
+        final = await bot.adapter.end_poll(room.id, str(message_id))
         assert bot.api.find("POST", rf"channels/{CHANNEL_ID}/polls/{message_id}/expire")
+        assert final == NativePollAnswers(votes=(0, 0, 1), voters=1, by_option=((), (), (f"discord:{CAROL.id}",)))
+        # ending it again (another process did it first) reads the same answers
+        assert await bot.adapter.end_poll(room.id, str(message_id)) == final
 
 
 async def test_single_choice_native_poll_after_a_restart(tmp_path: Path) -> None:

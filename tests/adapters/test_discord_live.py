@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.adapters.test_discord import custom_ids, discord_bot, embed_text
-from tests.fakes.discord_api import ALICE, BOB, CAROL, CHANNEL_ID, FakeDiscord
+from tests.fakes.discord_api import ALICE, BOB, CAROL, CHANNEL_ID, FakeDiscord, Person
 from tests.harness import START, make_occurrence, store_occurrences
 
 pytest.importorskip("bot.live", reason="the live-session feature is not merged into this branch yet")
@@ -115,3 +115,84 @@ async def test_poll_buttons_still_work_after_a_restart(tmp_path: Path) -> None:
             return tally if tally.voters == 1 and sum(tally.votes) == 1 else None
 
         assert (await bot.api.wait_for(counted)).votes == (0,) * 10 + (1,)
+
+
+async def native_poll(bot: Any, options: str = "Consent Risk Ethics") -> Any:
+    """Alice launches a native poll in the live channel; returns it once it is delivered."""
+    api, live = bot.api, bot.app.services.store.live
+    await api.slash("poll", user=ALICE, options={"question": "Which topic next?", "more": options})
+
+    async def delivered() -> Any:
+        poll = await live.latest_poll(f"discord:{CHANNEL_ID}")
+        return poll if poll is not None and poll.poll_ref else None
+
+    return await api.wait_for(delivered)
+
+
+def final_results(api: FakeDiscord) -> list[str]:
+    return [embed_text(r) for r in api.channel_messages(CHANNEL_ID) + api.followups()
+            if "Final results" in embed_text(r)]
+
+
+def counts_in(results: str, options: int) -> list[int]:
+    """The vote counts of a results message, option by option."""
+    return [int(line.rsplit(" ", 2)[-2]) for line in results.splitlines()[1:1 + options]]
+
+
+async def test_votes_a_moment_before_closepoll_are_all_counted(tmp_path: Path) -> None:
+    # 300 people vote in Discord's own poll; the facilitator closes it at once, while the
+    # bot is still taking the votes in. Discord counted them all, and so must the bot.
+    async with discord_bot(tmp_path) as bot:
+        api, live = bot.api, bot.app.services.store.live
+        await go_live(bot)
+        poll = await native_poll(bot)
+        message_id = int(poll.poll_ref)
+        for i in range(300):
+            await api.poll_vote(user=Person(7000 + i, f"voter{i}"), message_id=message_id, answer_id=i % 3 + 1)
+        await api.slash("closepoll", user=ALICE)
+        [results] = await api.wait_for(lambda: final_results(api))
+        assert counts_in(results, 3) == api.poll_results(message_id) == [100, 100, 100]
+        tally = await live.tally(poll)
+        assert tally.votes == (100, 100, 100) and tally.voters == 300
+        # the native poll was ended before the count, and no later vote changes it
+        assert message_id in api.ended_polls
+        await api.poll_vote(user=BOB, message_id=message_id, answer_id=1)
+        assert (await live.tally(poll)).voters == 300
+
+
+async def test_votes_cast_while_the_bot_was_down_are_counted_on_start(tmp_path: Path) -> None:
+    async with discord_bot(tmp_path) as bot:
+        api, live = bot.api, bot.app.services.store.live
+        await go_live(bot)
+        poll = await native_poll(bot)
+        message_id = int(poll.poll_ref)
+        await api.poll_vote(user=BOB, message_id=message_id, answer_id=1)
+        await api.wait_for(lambda: live.tally(poll))
+        await bot.close()
+        # while it is down: Carol votes, Bob changes his mind
+        api.record_vote(user=CAROL, message_id=message_id, answer_id=3)
+        api.record_vote(user=BOB, message_id=message_id, answer_id=2)
+        await bot.open()
+        live = bot.app.services.store.live
+        tally = await live.tally(poll)
+        assert tally.votes == (0, 1, 1) and tally.voters == 2
+        assert await live.voters_by_option(poll) == [[], [f"discord:{BOB.id}"], [f"discord:{CAROL.id}"]]
+        await api.slash("closepoll", user=ALICE)
+        [results] = await api.wait_for(lambda: final_results(api))
+        assert counts_in(results, 3) == [0, 1, 1]
+
+
+async def test_two_processes_close_one_native_poll_once(tmp_path: Path) -> None:
+    # The other process on this account ended the poll first: this one still reads
+    # Discord's answers, and the poll is closed and announced once.
+    async with discord_bot(tmp_path) as bot:
+        api = bot.api
+        await go_live(bot)
+        poll = await native_poll(bot)
+        message_id = int(poll.poll_ref)
+        await api.poll_vote(user=BOB, message_id=message_id, answer_id=2)
+        assert await bot.adapter.end_poll(f"discord:{CHANNEL_ID}", str(message_id))  # "the other process"
+        api.record_vote(user=CAROL, message_id=message_id, answer_id=1)  # too late: refused by Discord
+        await api.slash("closepoll", user=ALICE)
+        [results] = await api.wait_for(lambda: final_results(api))
+        assert counts_in(results, 3) == [0, 1, 0]

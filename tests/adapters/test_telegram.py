@@ -30,6 +30,7 @@ from bot.models import (
     ChatKind,
     ChatRef,
     Incoming,
+    NativePollAnswers,
     Outgoing,
     PollSpec,
     ReminderStatus,
@@ -387,11 +388,13 @@ async def test_native_poll_is_non_anonymous_and_votes_arrive_as_npoll_actions(bo
     await api.wait_until(lambda: len(seen) == 4, what="the retraction")
     assert seen[-1].action == f"npoll:{poll_id}:"
 
-    await bot.adapter.close_native_poll(f"telegram:{GROUP}", str(delivered.message_id))
+    final = await bot.adapter.end_poll(f"telegram:{GROUP}", str(delivered.message_id))
     [stop] = api.calls_to("stopPoll")
     assert stop["chat_id"] == GROUP and stop.result["is_closed"] is True
-    assert stop.result["total_voter_count"] == 2
-    await bot.adapter.close_native_poll(f"telegram:{GROUP}", str(delivered.message_id))  # idempotent
+    assert final == NativePollAnswers(votes=(2, 1), voters=2)  # stopPoll's final poll: counts only
+    # idempotent: a second end gives the same final answers
+    assert await bot.adapter.end_poll(f"telegram:{GROUP}", str(delivered.message_id)) == final
+    assert await bot.adapter.native_poll_answers(f"telegram:{GROUP}", str(delivered.message_id)) is None
 
 
 async def test_quiz_poll(bot: Running) -> None:

@@ -110,3 +110,31 @@ async def test_questions_asked_listed_and_upvoted_with_a_button(live: Running) -
     api.say(fan, "/questions", group=group_of(api))
     [*_, listing] = await api.wait_call("sendMessage", 3, chat_id=GROUP)
     assert "How do we record <capacity> & consent? Ŵ" in shown(listing)
+
+
+async def test_answers_telegram_took_before_the_close_are_in_the_final_results(live: Running) -> None:
+    api, store = live.api, live.app.store.live
+    organiser = api.users[ORGANISER]
+    voters = [api.add_user(6000 + i, f"Late{i}") for i in range(3)]
+    api.say(organiser, '/poll "Break now?" "Yes" "No"', group=group_of(api))
+    [sent] = await api.wait_call("sendPoll", chat_id=GROUP)
+    poll_id = sent.result["poll"]["id"]
+    api.vote(voters[0], poll_id, [0])
+    api.say(organiser, "/results", group=group_of(api))
+    [so_far] = await api.wait_call("sendMessage", chat_id=GROUP)
+    assert "1 person voted." in shown(so_far)
+    # Two answers Telegram took a moment before the close, whose updates the bot has not had yet.
+    api.polls[poll_id].votes.update({voters[1].id: [1], voters[2].id: [1]})
+    api.say(organiser, "/closepoll", group=group_of(api))
+    await api.wait_until(lambda: any("Final results" in shown(c) for c in
+                                     api.calls_to("sendPhoto", chat_id=GROUP) + api.calls_to("sendMessage", chat_id=GROUP)
+                                     if c.result), what="the final results")
+    [final] = [shown(c) for c in api.calls_to("sendPhoto", chat_id=GROUP) + api.calls_to("sendMessage", chat_id=GROUP)
+               if "Final results" in shown(c)]
+    lines = final.splitlines()
+    assert [line.rsplit(" ", 2)[-2:] for line in lines[1:3]] == [["1", "(33%)"], ["2", "(67%)"]]
+    assert "3 people voted." in lines
+    poll = await store.poll_by_ref(poll_id)
+    assert poll is not None
+    tally = await store.tally(poll)
+    assert tally.votes == (1, 2) and tally.voters == 3

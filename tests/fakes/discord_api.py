@@ -2,8 +2,9 @@
 
 The fake records every REST request, answers the calls the adapter makes (login,
 application info, messages, DMs, interaction callbacks and followups, command
-registration, ending polls) and pushes gateway events on demand (``interaction``,
-``poll_vote``). Failures are injected per route with ``fail_next``.
+registration, native polls: their voters per answer, ending them with final results) and
+pushes gateway events on demand (``interaction``, ``poll_vote``). Failures are injected per
+route with ``fail_next``.
 
     async with FakeDiscord.running() as discord_api, discord_api.patched():
         ... start the adapter, then:
@@ -118,6 +119,7 @@ class FakeDiscord:
         self.messages: dict[int, dict[str, Any]] = {}
         self.scheduled_events: dict[int, dict[str, Any]] = {}
         self.poll_voters: dict[tuple[int, int], list[Person]] = {}  # (message id, answer id) -> voters
+        self.ended_polls: set[int] = set()  # message ids of polls ended (no more votes taken)
         self._failures: list[_Failure] = []
         self._buckets: list[_Bucket] = []
         # Snowflakes carry their creation time; interaction tokens expire 15 minutes after it.
@@ -327,15 +329,35 @@ class FakeDiscord:
 
     async def poll_vote(self, *, user: Person, message_id: int, answer_id: int, add: bool = True,
                         channel_id: int = CHANNEL_ID) -> None:
-        """Record the vote as Discord would, then push the gateway event about it."""
+        """Record the vote as Discord would, then push the gateway event about it (nothing
+        happens on a poll that has ended)."""
+        self.record_vote(user=user, message_id=message_id, answer_id=answer_id, add=add)
+        if message_id in self.ended_polls:
+            return
+        await self.push("MESSAGE_POLL_VOTE_ADD" if add else "MESSAGE_POLL_VOTE_REMOVE", {
+            "user_id": str(user.id), "channel_id": str(channel_id), "message_id": str(message_id),
+            "guild_id": str(GUILD_ID), "answer_id": answer_id})
+
+    def record_vote(self, *, user: Person, message_id: int, answer_id: int, add: bool = True) -> None:
+        """Record a vote in Discord's own poll without telling the bot (cast while it was down)."""
+        if message_id in self.ended_polls:
+            return
+        message = self.messages.get(message_id)
+        if add and message is not None and not (message.get("poll") or {}).get("allow_multiselect"):
+            for (mid, _answer), others in self.poll_voters.items():
+                if mid == message_id and user in others:
+                    others.remove(user)
         voters = self.poll_voters.setdefault((message_id, answer_id), [])
         if add and user not in voters:
             voters.append(user)
         elif not add and user in voters:
             voters.remove(user)
-        await self.push("MESSAGE_POLL_VOTE_ADD" if add else "MESSAGE_POLL_VOTE_REMOVE", {
-            "user_id": str(user.id), "channel_id": str(channel_id), "message_id": str(message_id),
-            "guild_id": str(GUILD_ID), "answer_id": answer_id})
+
+    def poll_results(self, message_id: int) -> list[int]:
+        """Votes per answer (1-based answer ids, in order) as Discord counts them."""
+        message = self.messages[message_id]
+        return [len(self.poll_voters.get((message_id, a["answer_id"]), []))
+                for a in message["poll"]["answers"]]
 
     @staticmethod
     def dm_channel_id(user_id: int) -> int:
@@ -469,11 +491,23 @@ class FakeDiscord:
                                           "response_message_ephemeral": False},
                           "resource": {"type": (body or {}).get("type", 5)}})
         if method == "POST" and re.fullmatch(rf"webhooks/{APP_ID}/[^/]+", path):
-            return _json({**self._message(CHANNEL_ID, body or {}), "webhook_id": str(APP_ID)})
+            message = {**self._message(CHANNEL_ID, body or {}), "webhook_id": str(APP_ID)}
+            self.messages[int(message["id"])] = message
+            return _json(message)
         if method in {"DELETE", "PATCH"} and re.fullmatch(rf"webhooks/{APP_ID}/[^/]+/messages/.+", path):
             return web.Response(status=204)
         if (m := re.fullmatch(r"guilds/(\d+)/scheduled-events(?:/(\d+))?", path)):
             return self._scheduled_events(method, int(m.group(1)), m.group(2), body)
         if method == "POST" and (m := re.fullmatch(r"channels/(\d+)/polls/(\d+)/expire", path)):
-            return _json(self._message(int(m.group(1)), {}, int(m.group(2))))
+            message_id = int(m.group(2))
+            found = self.messages.get(message_id)
+            if found is None or not found.get("poll"):
+                return _json({"code": 10008, "message": "Unknown Message"}, 404)
+            if message_id in self.ended_polls:
+                return _json({"code": 520001, "message": "This poll has already ended"}, 400)
+            self.ended_polls.add(message_id)
+            found["poll"]["results"] = {"is_finalized": True, "answer_counts": [
+                {"id": a["answer_id"], "count": n, "me_voted": False}
+                for a, n in zip(found["poll"]["answers"], self.poll_results(message_id), strict=True)]}
+            return _json(found)
         return _json({"code": 0, "message": f"fake discord has no route {method} {path}"}, 404)

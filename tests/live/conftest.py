@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from adapters.fake import FakeAdapter
-from bot.models import Delivered, Occurrence, Outgoing
+from bot.models import Delivered, NativePollAnswers, Occurrence, Outgoing
 from bot.ports import Capability
 from tests.harness import START, Harness, make_occurrence
 
@@ -25,6 +25,8 @@ class NativePollAdapter(FakeAdapter):
         Capability.DIRECT_MESSAGES, Capability.BUTTONS, Capability.NATIVE_POLLS, Capability.IMAGES,
         Capability.FILES})
     closed: list[tuple[str, str]] = field(default_factory=list)
+    # What the platform holds per native poll (by message id), where a test says so.
+    held: dict[str, NativePollAnswers] = field(default_factory=dict)
 
     async def send(self, message: Outgoing) -> Delivered:
         delivered = await super().send(message)
@@ -32,8 +34,12 @@ class NativePollAdapter(FakeAdapter):
             return Delivered(delivered.message_id, poll_ref=f"native-{message.poll.poll_id}")
         return delivered
 
-    async def close_native_poll(self, chat_id: str, message_id: str) -> None:
+    async def end_poll(self, chat_id: str, message_id: str) -> NativePollAnswers | None:
         self.closed.append((chat_id, message_id))
+        return self.held.get(message_id)
+
+    async def native_poll_answers(self, chat_id: str, message_id: str) -> NativePollAnswers | None:
+        return self.held.get(message_id)
 
 
 async def go_live(h: Harness, occurrence: Occurrence = SESSION) -> None:
