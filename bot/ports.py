@@ -289,7 +289,15 @@ class PeopleRepository(Protocol):
         ...
 
     async def find_user_by_name(self, name: str, platform: str | None = None) -> list[str]:
-        """Return ids of people last seen under this display name (case-insensitive)."""
+        """Return ids of people last seen under this display name (case-insensitive).
+
+        Display names are chosen freely, so this is for listing candidates only, never for
+        deciding who someone is.
+        """
+        ...
+
+    async def find_user_by_username(self, username: str, platform: str | None = None) -> list[str]:
+        """Return ids of people last seen holding this unique platform username (case-insensitive)."""
         ...
 
     async def subscribe(self, subscription: Subscription) -> bool:

@@ -78,6 +78,7 @@ MIGRATIONS: list[Migration] = [
         schema.reminders, create=("ix_reminders_status_id",), drop=("ix_reminders_claim",),
     )),
     Migration(6, "chat settings", create_tables(schema.chats)),
+    Migration(12, "usernames for grants", add_column(schema.users, "username")),
 ]
 
 

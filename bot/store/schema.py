@@ -79,6 +79,8 @@ users = sa.Table(
     sa.Column("delivery_chat", sa.String(200), nullable=True),
     sa.Column("quiet_start", sa.Integer, nullable=True),
     sa.Column("quiet_end", sa.Integer, nullable=True),
+    # Migration 12: the platform's unique handle, the only name a grant may be made by.
+    sa.Column("username", sa.String(200), nullable=True),
     sa.Index("ix_users_display_name", sa.func.lower(sa.column("display_name"))),
 )
 
