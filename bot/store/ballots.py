@@ -27,6 +27,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.store.anonymity import erase_poll_secret
 from bot.store.schema import poll_votes, polls
 
 log = logging.getLogger(__name__)
@@ -146,6 +147,7 @@ class BallotBox:
                     await conn.execute(polls.update().where(polls.c.id == closing.poll_id,
                                                             polls.c.closed_at.is_(None))
                                        .values(closed_at=closing.closed_at, salt=None))
+                    await erase_poll_secret(conn, closing.poll_id)
         # Remember only what is committed.
         for (poll_id, voter), chosen in final.items():
             if chosen:

@@ -153,9 +153,9 @@ reminder_meta = sa.Table(
 )
 
 # --- live sessions (migration 4) ---------------------------------------------------------
-# Anonymous votes, upvotes and anonymous askers are stored under a keyed hash (HMAC of the
-# person's id with a random per-poll or per-session salt), never the id in clear. A poll's
-# salt is erased when it closes, which makes its stored keys unlinkable to anyone.
+# Anonymous votes, upvotes and askers are stored under a keyed hash (HMAC of the person's id
+# with a random per-poll or per-session salt), never the id in clear. When a poll or a Q&A
+# round closes its salt is erased and its keys replaced by random tokens (bot.store.anonymity).
 
 live_bindings = sa.Table(
     "live_bindings", metadata,
@@ -174,7 +174,8 @@ live_sessions = sa.Table(
     sa.Column("moderated", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("checkin_code", sa.String(64), nullable=False, server_default=""),
     sa.Column("question_counter", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("salt", sa.String(64), nullable=False),
+    # NULL once Q&A has closed (migration 12 let it be): a new round makes a new one.
+    sa.Column("salt", sa.String(64), nullable=True),
 )
 
 polls = sa.Table(

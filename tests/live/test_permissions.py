@@ -96,5 +96,7 @@ async def test_only_the_live_sessions_facilitators_set_the_rooms_language(live: 
     assert await live.app.store.people.chat_language("fake:room") is None
     assert (await live.say("fac", "/language cy --here"))[0].startswith("O hyn ymlaen")
     await live.say("fac", "/live end")
-    assert await live.say("fac", "/language en --here") == refusal  # nothing live here any more
+    # nothing is live here any more (and the room now speaks Welsh)
+    assert await live.say("fac", "/language en --here") == [
+        "Dim ond trefnwyr, a hwyluswyr y sesiwn sy’n fyw yn y sgwrs hon, all osod iaith sgwrs."]
     assert await live.app.store.people.chat_language("fake:room") == "cy"
