@@ -46,7 +46,7 @@ class ConsoleAdapter:
             return None
         match = _SPEAKER.match(line)
         user, text = (match.group(1), match.group(2)) if match else (self._default_user, line)
-        return Incoming(user=UserRef(f"console:{user}", user), chat=ROOM, text=text.strip())
+        return Incoming(user=UserRef(f"console:{user}", user, username=user), chat=ROOM, text=text.strip())
 
     async def start(self, on_message: MessageHandler) -> None:
         loop = asyncio.get_running_loop()

@@ -100,7 +100,8 @@ class FakeAdapter:
     # -- driving the bot ------------------------------------------------------------
 
     def user(self, name: str) -> UserRef:
-        return UserRef(f"{self.name}:{name}", name)
+        """A person whose handle is also their unique username."""
+        return UserRef(f"{self.name}:{name}", name, username=name)
 
     def dm(self, name: str) -> ChatRef:
         return ChatRef(f"{self.name}:dm-{name}", ChatKind.PRIVATE, name)

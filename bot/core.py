@@ -48,8 +48,10 @@ class Bot:
     async def context_for(self, incoming: Incoming) -> Context:
         people = self.services.store.people
         settings = await people.get_settings(incoming.user.id)
-        if incoming.user.name and settings.display_name != incoming.user.name:
-            settings = replace(settings, display_name=incoming.user.name)
+        user = incoming.user
+        # An adapter that knows the person gives a name; only then is a missing username news.
+        if user.name and (settings.display_name != user.name or settings.username != user.username):
+            settings = replace(settings, display_name=user.name, username=user.username)
             await people.save_settings(settings)
         role = await self.role_of(incoming.user.id)
         chat_language = None if incoming.chat.is_private else await people.chat_language(incoming.chat.id)

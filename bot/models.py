@@ -25,10 +25,14 @@ class UserRef:
     Attributes:
         id: Namespaced id, e.g. ``telegram:1001``.
         name: Display name or username as the platform gives it, for rendering only.
+            Anyone can choose any display name, so it never identifies a person.
+        username: A handle the platform keeps unique among its users at any one time
+            (Telegram's @username, Discord's new-style username), if the person has one.
     """
 
     id: str
     name: str | None = None
+    username: str | None = None
 
     @property
     def platform(self) -> str:
@@ -81,6 +85,10 @@ class Incoming:
         action: Callback data of a pressed button, or None.
         locale: The platform's idea of the user's language (``en-GB``), a hint only.
         message_id: Platform id of the message, if the adapter wants replies threaded.
+        mentions: People the message points at by platform identity, not by a name anyone
+            could take (a Telegram text mention, a Discord ``<@id>``); ``name`` is the text
+            shown for the mention.
+        reply_to: The author of the message this one replies to, if any.
     """
 
     user: UserRef
@@ -89,6 +97,8 @@ class Incoming:
     action: str | None = None
     locale: str | None = None
     message_id: str | None = None
+    mentions: tuple[UserRef, ...] = ()
+    reply_to: UserRef | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,7 +289,8 @@ class UserSettings:
             chat in which an unreachable person is told once).
         quiet_start: Start of quiet hours (minutes after local midnight), or None.
         quiet_end: End of quiet hours (minutes after local midnight), or None.
-        display_name: Last name seen for the user, so organisers can name them.
+        display_name: Last name seen for the user, for rendering only.
+        username: Last unique platform handle seen for the user (``UserRef.username``).
     """
 
     user_id: str
@@ -291,6 +302,7 @@ class UserSettings:
     quiet_start: int | None = None
     quiet_end: int | None = None
     display_name: str | None = None
+    username: str | None = None
 
 
 class Role(enum.IntEnum):

@@ -330,7 +330,15 @@ class PeopleRepository(Protocol):
         ...
 
     async def find_user_by_name(self, name: str, platform: str | None = None) -> list[str]:
-        """Return ids of people last seen under this display name (case-insensitive)."""
+        """Return ids of people last seen under this display name (case-insensitive).
+
+        Display names are chosen freely, so this is for listing candidates only, never for
+        deciding who someone is.
+        """
+        ...
+
+    async def find_user_by_username(self, username: str, platform: str | None = None) -> list[str]:
+        """Return ids of people last seen holding this unique platform username (case-insensitive)."""
         ...
 
     async def subscribe(self, subscription: Subscription) -> bool:
@@ -631,7 +639,21 @@ class LiveRepository(Protocol):
         ...
 
     async def update_session(self, session: LiveSession) -> None:
-        """Store the session's live settings."""
+        """Store the session's live settings. With ``qa_open`` False this closes the Q&A
+        round as ``close_qa`` does, in the same transaction."""
+        ...
+
+    async def close_qa(self, occurrence_id: str) -> None:
+        """Close the session's Q&A and, in the same transaction, erase its salt and replace
+        every asker and upvoter key with a random token: nothing links them to anyone after."""
+        ...
+
+    async def sessions_holding_secrets(self) -> list[str]:
+        """Occurrence ids whose Q&A salt is still stored (Q&A open, or not closed yet)."""
+        ...
+
+    async def erase_leftover_secrets(self) -> int:
+        """Erase the salts and keys of polls and Q&A rounds already closed; return how many."""
         ...
 
     async def create_poll(self, poll: Poll) -> Poll:
@@ -730,6 +752,10 @@ class LiveRepository(Protocol):
 
     async def is_author(self, question: Question, user_id: str) -> bool:
         """Whether the person asked it (works for anonymous questions, revealing nothing)."""
+        ...
+
+    async def in_closed_round(self, question: Question) -> bool:
+        """Whether Q&A has closed since it was asked: its upvotes are then final."""
         ...
 
     async def set_question_status(self, question_id: int, status: QuestionStatus) -> None:

@@ -41,11 +41,15 @@ async def test_the_room_speaks_welsh_to_everyone_without_a_language_of_their_own
 async def test_only_organisers_and_facilitators_set_it_and_only_in_a_group(tmp_path: Path) -> None:
     async with Harness.open(tmp_path) as h:
         assert await h.say("bob", "/language cy --here") == [
-            "Only organisers and facilitators can set the language of a chat."]
+            "Only organisers, and facilitators of the session live in this chat, can set the language "
+            "of a chat."]
         assert await h.say("org", "/language cy --here", chat=h.adapter.dm("org")) == [
             "--here sets the language of a group chat: send it in that chat."]
         assert await h.app.store.people.chat_language(h.adapter.room.id) is None
         await h.say("org", "/facilitator add fake:fac")
+        await h.say("fac", "/language cy --here")  # no session is live here: organisers only
+        assert await h.app.store.people.chat_language(h.adapter.room.id) is None
+        await go_live(h, SESSION)
         await h.say("fac", "/language cy --here")
         assert await h.app.store.people.chat_language(h.adapter.room.id) == "cy"
 

@@ -118,12 +118,12 @@ async def test_only_organisers_name_facilitators(harness: Harness) -> None:
     await harness.say("bob", "hello")  # the bot learns bob's name
     assert await harness.say("alice", "/facilitator add bob") == ["Only organisers can use /facilitator."]
     assert await harness.say("org", "/facilitator add @bob aaa111") == [
-        "fake:bob now facilitates “Consistent values and changing roles”."]
+        "fake:bob (@bob) now facilitates “Consistent values and changing roles”."]
     assert await harness.say("org", "/facilitator add fake:carol") == ["fake:carol now facilitates every session."]
     assert await harness.say("org", "/facilitator add nobody") == [
         "I don't know “nobody” yet. Ask them to message me first, or use their id (like telegram:1001)."]
     listing = (await harness.say("org", "/facilitator list"))[0]
-    assert "fake:bob — aaa111" in listing and "fake:carol — every session" in listing
+    assert "fake:bob (@bob) — aaa111" in listing and "fake:carol — every session" in listing
     assert await harness.say("org", "/facilitator remove fake:carol") == [
         "fake:carol no longer facilitates every session."]
 

@@ -289,7 +289,7 @@ class DiscordAdapter:
             async with lock:  # FIFO: the core sees each person's changes in order
                 answers = await self._answers_after(event, added=added)
                 await self._on_message(Incoming(
-                    user=UserRef(f"discord:{event.user_id}", user.display_name if user else None),
+                    user=_user_ref(user) if user else UserRef(f"discord:{event.user_id}"),
                     chat=ChatRef(f"discord:{event.channel_id}", kind),
                     action=f"npoll:{event.message_id}:{','.join(str(i) for i in sorted(answers))}"))
         finally:
@@ -560,7 +560,9 @@ def _snowflake(namespaced_id: str) -> int:
 
 
 def _user_ref(user: discord.User | discord.Member) -> UserRef:
-    return UserRef(f"discord:{user.id}", user.display_name)
+    # Only new-style usernames (discriminator "0") are unique; a legacy name#1234 is not.
+    unique = user.name if user.discriminator in ("0", "0000", "") else None
+    return UserRef(f"discord:{user.id}", user.display_name, username=unique)
 
 
 def _chat_ref(interaction: discord.Interaction[Any]) -> ChatRef:

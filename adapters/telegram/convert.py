@@ -7,7 +7,7 @@ import logging
 import re
 from collections.abc import Iterator
 
-from telegram import CallbackQuery, Chat, Message, PollAnswer, Update, User
+from telegram import CallbackQuery, Chat, Message, MessageEntity, PollAnswer, Update, User
 
 from bot.models import ChatKind, ChatRef, Incoming, UserRef
 
@@ -20,7 +20,26 @@ _START_PAYLOAD = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 def user_ref(user: User) -> UserRef:
-    return UserRef(f"{PREFIX}{user.id}", user.username or user.first_name)
+    return UserRef(f"{PREFIX}{user.id}", user.username or user.first_name, username=user.username)
+
+
+def mentions_in(message: Message) -> tuple[UserRef, ...]:
+    """People a message names by id: text mentions (a person without a username, picked from
+    the mention menu) carry the user; ``@username`` mentions carry only text, which the core
+    resolves as a username."""
+    found = []
+    for entity in message.entities or ():
+        if entity.type == MessageEntity.TEXT_MENTION and entity.user is not None:
+            shown = message.parse_entity(entity)
+            found.append(UserRef(f"{PREFIX}{entity.user.id}", shown, username=entity.user.username))
+    return tuple(found)
+
+
+def reply_author(message: Message) -> UserRef | None:
+    replied = message.reply_to_message
+    if replied is None or replied.from_user is None or replied.from_user.is_bot:
+        return None
+    return user_ref(replied.from_user)
 
 
 def chat_ref(chat: Chat) -> ChatRef:
@@ -91,7 +110,8 @@ def _from_message(message: Message, update_id: int, bot_username: str | None) ->
         log.debug("ignored update %s: a command for another bot", update_id)
         return None
     return Incoming(user=user_ref(user), chat=chat_ref(message.chat), text=text,
-                    locale=user.language_code, message_id=str(message.message_id))
+                    locale=user.language_code, message_id=str(message.message_id),
+                    mentions=mentions_in(message), reply_to=reply_author(message))
 
 
 def _from_callback(query: CallbackQuery, update_id: int) -> Incoming | None:

@@ -57,6 +57,13 @@ async def remind(ctx: Context, cmd: ParsedCommand) -> None:
                       offsets=", ".join(format_duration(o, _) for o in offsets)))
 
 
+async def _facilitates_live_session(ctx: Context) -> bool:
+    binding = await ctx.services.store.live.binding_for(ctx.chat.id)
+    if binding is None:
+        return False
+    return await ctx.is_facilitator_for(await ctx.services.store.calendars.get_occurrence(binding.occurrence_id))
+
+
 async def language(ctx: Context, cmd: ParsedCommand) -> None:
     """``/language cy`` for oneself; ``/language cy --here`` for a group chat as a whole: what is
     posted to the room, and replies to everyone there who has not chosen their own."""
@@ -65,8 +72,10 @@ async def language(ctx: Context, cmd: ParsedCommand) -> None:
     if cmd.flag("here"):
         if ctx.chat.is_private:
             raise UserError(N_("--here sets the language of a group chat: send it in that chat."))
-        if ctx.role < Role.FACILITATOR:
-            raise PermissionDenied(N_("Only organisers and facilitators can set the language of a chat."))
+        # Organisers anywhere; otherwise only a facilitator of the session live in this room.
+        if ctx.role < Role.ORGANISER and not await _facilitates_live_session(ctx):
+            raise PermissionDenied(N_("Only organisers, and facilitators of the session live in this chat, "
+                                      "can set the language of a chat."))
         await ctx.services.store.people.set_chat_language(ctx.chat.id, code, int(ctx.now.timestamp()))
         await ctx.reply(_("I will write in this chat in {language}, except to people who chose their own "
                           "language with /language.", language=LANGUAGES[code]))

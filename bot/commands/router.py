@@ -264,8 +264,11 @@ class Router:
         except UserError as err:
             await ctx.reply(_(err.msgid, **err.params))
         except Exception:
-            log.exception("command failed: user=%s chat=%s text=%r action=%r",
-                          incoming.user.id, incoming.chat.id, incoming.text[:200], incoming.action)
+            # The command and the action's kind, not what was typed or chosen: a log line must
+            # not pair a person with their anonymous vote or question.
+            log.exception("command failed: user=%s chat=%s command=%r action=%r", incoming.user.id,
+                          incoming.chat.id, incoming.text.split(" ", 1)[0][:50],
+                          incoming.action.partition(":")[0] if incoming.action else None)
             await ctx.reply(_("Sorry, something went wrong on my side. The organisers can find it in the log."))
 
     async def _run_action(self, ctx: Context, action: str) -> None:

@@ -25,6 +25,7 @@ def register(router: Router) -> None:
 
 async def setup(services: Services, stack: AsyncExitStack) -> None:
     await polls.setup(services)
+    await questions.setup(services)
     await binding.setup(services, stack)
 
 

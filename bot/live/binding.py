@@ -17,7 +17,7 @@ from datetime import timedelta
 from bot.commands.router import CommandSpec, Param, ParsedCommand, Router
 from bot.commands.targets import resolve_occurrence
 from bot.context import Context
-from bot.errors import DeliveryFailed, UserError
+from bot.errors import DeliveryFailed, PermissionDenied, UserError
 from bot.i18n import N_, Translator
 from bot.live import polls
 from bot.live.session import bound_occurrence, cpd_hours, format_hours, room_translator
@@ -59,6 +59,12 @@ async def live(ctx: Context, cmd: ParsedCommand) -> None:
     await ctx.require_facilitator(occurrence, "live")
     if ctx.chat.is_private:
         raise UserError(N_("Start live mode in the group or channel where the session takes place."))
+    current = await bound_occurrence(ctx)
+    if current is not None and current.id != occurrence.id and not await ctx.is_facilitator_for(current):
+        # Switching a live room ends the session live in it, so it needs that session's rights,
+        # as /live end does.
+        raise PermissionDenied(N_("Only facilitators of “{title}”, live in this chat now, and organisers "
+                                  "can switch it to another session."), title=current.title)
     await ctx.services.store.live.bind_chat(ctx.chat.id, occurrence.id, ctx.user.id, ctx.now)
     await ctx.reply(live_line(occurrence, _, ctx.services))
 

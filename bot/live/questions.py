@@ -1,8 +1,10 @@
 """Q&A: /ask, /questions, /upvote, and the facilitators' /answered, /hide, /approve, /qa.
 
 Questions are numbered 1, 2, 3… per session in the order asked. An anonymous question is
-stored without its author; the store keeps only a keyed hash, enough to stop people
-upvoting their own question and to rate-limit them, and nothing that names them.
+stored without its author; while Q&A is open the store keeps only a keyed hash, enough to
+stop people upvoting their own question and to rate-limit them. Q&A closes with /qa close,
+with /live end in its last room, or at the session's end, whichever comes first; the keys
+are then made unlinkable (``bot.store.anonymity``) and the upvotes so far are final.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from bot.errors import UsageError, UserError
 from bot.i18n import N_
 from bot.live import render
 from bot.live.session import live_occurrence
-from bot.models import Button, Occurrence, Question, QuestionStatus, Role
+from bot.models import Button, LiveSession, Occurrence, Question, QuestionStatus, Role
 from bot.ports import Capability
+from bot.services import Services
 
 MAX_QUESTION = 500
 FLOOD_LIMIT = 3
@@ -35,9 +38,7 @@ async def ask(ctx: Context, cmd: ParsedCommand) -> None:
         raise UsageError(N_("Please keep a question under 500 characters."))
     occurrence = await live_occurrence(ctx)
     live = ctx.services.store.live
-    session = await live.get_session(occurrence.id)
-    if not session.qa_open:
-        raise UserError(N_("Questions are closed for this session."))
+    session = await _open_session(ctx, occurrence)
     now = ctx.now
     if await live.questions_asked_since(occurrence.id, ctx.user.id, now - FLOOD_WINDOW) >= FLOOD_LIMIT:
         raise UserError(N_("You have asked 3 questions in the last minute; please wait a moment."))
@@ -54,6 +55,51 @@ async def ask(ctx: Context, cmd: ParsedCommand) -> None:
     if anonymous and not ctx.chat.is_private:
         reply += "\n" + _("Tip: send /ask --anonymous to me privately so the room cannot see who asked.")
     await ctx.reply(reply, buttons=_buttons(ctx, [q]))
+
+
+def qa_end_job(occurrence_id: str) -> str:
+    return f"live:qa-end:{occurrence_id}"
+
+
+def arm_qa_end(services: Services, occurrence: Occurrence) -> None:
+    """Close Q&A, and erase what links people to it, when the session ends."""
+
+    async def fire() -> None:
+        await services.store.live.close_qa(occurrence.id)
+
+    services.alarms.at(qa_end_job(occurrence.id), occurrence.end, fire)
+
+
+async def _open_session(ctx: Context, occurrence: Occurrence) -> LiveSession:
+    """The session, if its Q&A is open now.
+
+    Raises:
+        UserError: Q&A is closed, or the session has ended (which closes it now, in case the
+            alarm has not run yet).
+    """
+    live = ctx.services.store.live
+    session = await live.get_session(occurrence.id)
+    if session.qa_open and ctx.now >= occurrence.end:
+        await live.close_qa(occurrence.id)
+        raise UserError(N_("Q&A has closed: the session has ended."))
+    if not session.qa_open:
+        raise UserError(N_("Questions are closed for this session."))
+    arm_qa_end(ctx.services, occurrence)
+    return session
+
+
+async def setup(services: Services) -> None:
+    """Erase what closed polls and Q&A rounds still hold, close the Q&A of sessions that ended
+    while the bot was down, and re-arm the close of the rest."""
+    live = services.store.live
+    await live.erase_leftover_secrets()
+    now = services.clock.now()
+    for occurrence_id in await live.sessions_holding_secrets():
+        occurrence = await services.store.calendars.get_occurrence(occurrence_id)
+        if occurrence is None or occurrence.end <= now:
+            await live.close_qa(occurrence_id)
+        else:
+            arm_qa_end(services, occurrence)
 
 
 def _buttons(ctx: Context, questions: list[Question]) -> tuple[tuple[Button, ...], ...]:
@@ -94,6 +140,13 @@ async def _upvote(ctx: Context, q: Question) -> None:
     live = ctx.services.store.live
     if q.status in (QuestionStatus.PENDING, QuestionStatus.HIDDEN):
         raise UserError(N_("There is no question {n}."), n=q.number)
+    occurrence = await ctx.services.store.calendars.get_occurrence(q.occurrence_id)
+    if occurrence is None:
+        raise UserError(N_("There is no question {n}."), n=q.number)
+    await _open_session(ctx, occurrence)
+    if await live.in_closed_round(q):
+        # Who upvoted it before Q&A last closed is forgotten, so a second upvote cannot be told apart.
+        raise UserError(N_("Q&A closed after question {n} was asked, so its upvotes are final."), n=q.number)
     if await live.is_author(q, ctx.user.id):
         raise UserError(N_("You cannot upvote your own question."))
     if not await live.upvote(q, ctx.user.id):
@@ -158,6 +211,10 @@ async def qa(ctx: Context, cmd: ParsedCommand) -> None:
         await ctx.reply(_("Questions now wait for approval (/approve N).") if state == "on"
                         else _("Questions now show as soon as they are asked."))
         return
+    if action == "open":
+        if ctx.now >= occurrence.end:
+            raise UserError(N_("Q&A has closed: the session has ended."))
+        arm_qa_end(ctx.services, occurrence)
     await live.update_session(replace(session, qa_open=action == "open"))
     await ctx.reply(_("Q&A is open: ask with /ask.") if action == "open" else _("Q&A is closed."))
 

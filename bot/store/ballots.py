@@ -30,6 +30,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from bot.store.anonymity import erase_poll_secret
 from bot.store.schema import poll_votes, polls
 
 log = logging.getLogger(__name__)
@@ -184,6 +185,7 @@ class BallotBox:
                     values["platform_tally"] = closing.platform_tally
                 await conn.execute(polls.update().where(polls.c.id == closing.poll_id, polls.c.closed_at.is_(None))
                                    .values(**values))
+                await erase_poll_secret(conn, closing.poll_id)
         # Remember only what is committed.
         for poll_id, votes in replaced.items():
             self._voters[poll_id] = {v for v, chosen in votes.items() if chosen}

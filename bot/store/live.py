@@ -7,9 +7,10 @@ constraints make a duplicate impossible rather than unlikely.
 
 Anonymity: for an anonymous poll the store keeps, per vote, only ``HMAC(salt, poll:user)``
 with a random per-poll salt, which lets it replace a person's earlier vote while the poll
-is open. The salt is erased when the poll closes, after which nobody, the operator with the
-database included, can link a stored key back to a person. Upvotes and anonymous askers
-are keyed the same way with a per-session salt (kept, because Q&A has no close).
+is open. Upvotes and askers are keyed the same way with a per-session salt while Q&A is
+open. When the poll, or the Q&A round, closes, the salt is erased and every key replaced by
+a random token in the same transaction (``bot.store.anonymity``), after which nobody, the
+operator with the database included, can link a stored row back to a person.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from bot.models import (
     Question,
     QuestionStatus,
 )
+from bot.store.anonymity import CLOSED_KEY, erase_poll_secret, erase_qa_secret, forget_on_disk
 from bot.store.ballots import Ballot, BallotBox, Closing, Recount
 from bot.store.schema import (
     checkins,
@@ -104,7 +106,6 @@ class SqlLiveRepository:
         self._poll_generation = 0  # bumped on every change, so a read that raced one is not cached
         self._ballots = BallotBox(engine)
         self._ballots.closed_seen = self._closed_elsewhere
-        self._session_salts: dict[str, str] = {}
 
     # -- bindings --------------------------------------------------------------------
 
@@ -159,24 +160,27 @@ class SqlLiveRepository:
     # -- session settings --------------------------------------------------------------
 
     async def _ensure_session(self, occurrence_id: str) -> str:
-        salt = self._session_salts.get(occurrence_id)
-        if salt is not None:
-            return salt
+        """The session's Q&A salt, made now if it has none (first use, or a new round after a
+        close erased it). Read from the store each time, never cached: a close in another
+        process must be seen at once."""
+        s = live_sessions.c
         async with self._engine.connect() as conn:
-            salt = await conn.scalar(sa.select(live_sessions.c.salt)
-                                     .where(live_sessions.c.occurrence_id == occurrence_id))
-        if salt is None:
-            try:
-                async with self._engine.begin() as conn:
-                    salt = secrets.token_hex(32)
-                    await conn.execute(live_sessions.insert().values(occurrence_id=occurrence_id, salt=salt))
-            except IntegrityError:  # created concurrently: use theirs
-                async with self._engine.connect() as conn:
-                    salt = await conn.scalar(sa.select(live_sessions.c.salt)
-                                             .where(live_sessions.c.occurrence_id == occurrence_id))
+            salt = await conn.scalar(sa.select(s.salt).where(s.occurrence_id == occurrence_id))
+        if salt is not None:
+            return str(salt)
+        try:
+            async with self._engine.begin() as conn:
+                fresh = secrets.token_hex(32)
+                updated = await conn.execute(live_sessions.update().where(
+                    s.occurrence_id == occurrence_id, s.salt.is_(None)).values(salt=fresh))
+                if not updated.rowcount:
+                    await conn.execute(live_sessions.insert().values(occurrence_id=occurrence_id, salt=fresh))
+        except IntegrityError:  # created concurrently: use theirs
+            pass
+        async with self._engine.connect() as conn:
+            salt = await conn.scalar(sa.select(s.salt).where(s.occurrence_id == occurrence_id))
         assert salt is not None
-        self._session_salts[occurrence_id] = salt
-        return salt
+        return str(salt)
 
     async def get_session(self, occurrence_id: str) -> LiveSession:
         async with self._engine.connect() as conn:
@@ -188,12 +192,43 @@ class SqlLiveRepository:
                            checkin_code=row.checkin_code)
 
     async def update_session(self, session: LiveSession) -> None:
-        await self._ensure_session(session.occurrence_id)
+        s = live_sessions.c
+        values = {"qa_open": session.qa_open, "moderated": session.moderated, "checkin_code": session.checkin_code}
         async with self._engine.begin() as conn:
-            await conn.execute(live_sessions.update()
-                               .where(live_sessions.c.occurrence_id == session.occurrence_id)
-                               .values(qa_open=session.qa_open, moderated=session.moderated,
-                                       checkin_code=session.checkin_code))
+            updated = await conn.execute(live_sessions.update().where(s.occurrence_id == session.occurrence_id)
+                                         .values(**values))
+            if not updated.rowcount:
+                await conn.execute(live_sessions.insert().values(occurrence_id=session.occurrence_id, **values))
+            if not session.qa_open:
+                await erase_qa_secret(conn, session.occurrence_id)
+        if not session.qa_open:
+            await forget_on_disk(self._engine)
+
+    async def close_qa(self, occurrence_id: str) -> None:
+        async with self._engine.begin() as conn:
+            await erase_qa_secret(conn, occurrence_id)
+        await forget_on_disk(self._engine)
+
+    async def sessions_holding_secrets(self) -> list[str]:
+        s = live_sessions.c
+        async with self._engine.connect() as conn:
+            return [r[0] for r in await conn.execute(sa.select(s.occurrence_id).where(s.salt.is_not(None))
+                                                     .order_by(s.occurrence_id))]
+
+    async def erase_leftover_secrets(self) -> int:
+        """Erase what a closed poll or Q&A round still holds (from before this was done at close)."""
+        async with self._engine.begin() as conn:
+            poll_ids = [r[0] for r in await conn.execute(sa.select(polls.c.id).where(
+                polls.c.closed_at.is_not(None), polls.c.salt.is_not(None)))]
+            for poll_id in poll_ids:
+                await erase_poll_secret(conn, poll_id)
+            sessions = [r[0] for r in await conn.execute(sa.select(live_sessions.c.occurrence_id).where(
+                live_sessions.c.qa_open.is_(False), live_sessions.c.salt.is_not(None)))]
+            for occurrence_id in sessions:
+                await erase_qa_secret(conn, occurrence_id)
+        if poll_ids or sessions:
+            await forget_on_disk(self._engine)
+        return len(poll_ids) + len(sessions)
 
     # -- polls -----------------------------------------------------------------------
 
@@ -313,6 +348,8 @@ class SqlLiveRepository:
         closed = bool(await self._ballots.cast(Closing(poll_id, _ts(now), replace, platform_tally)))
         self._poll_salts.pop(poll_id, None)
         self._forget_polls()
+        if closed:
+            await forget_on_disk(self._engine)
         return closed
 
     async def recount(self, poll_id: int, answers: NativePollAnswers) -> bool:
@@ -449,6 +486,12 @@ class SqlLiveRepository:
         async with self._engine.connect() as conn:
             row = (await conn.execute(query)).first()
         return None if row is None else _question(row)
+
+    async def in_closed_round(self, question: Question) -> bool:
+        """Whether Q&A has closed since the question was asked (its keys are then erased)."""
+        async with self._engine.connect() as conn:
+            key = await conn.scalar(sa.select(questions.c.author_key).where(questions.c.id == question.id))
+        return key == CLOSED_KEY
 
     async def is_author(self, question: Question, user_id: str) -> bool:
         key = await self.person_key(question.occurrence_id, user_id)

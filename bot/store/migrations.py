@@ -83,6 +83,28 @@ def reindex(table: sa.Table, *, create: tuple[str, ...] = (), drop: tuple[str, .
     return apply
 
 
+def allow_null(table: sa.Table, column_name: str) -> Callable[[Connection], None]:
+    """Drop a column's NOT NULL, where the database still has it. SQLite cannot alter a
+    column, so there the table is rebuilt from its current definition (it must have no
+    indexes or foreign keys of its own beyond the primary key)."""
+
+    def apply(conn: Connection) -> None:
+        columns = {c["name"]: c for c in sa.inspect(conn).get_columns(table.name)}
+        if columns[column_name]["nullable"]:
+            return
+        if conn.dialect.name != "sqlite":
+            conn.execute(sa.text(f"ALTER TABLE {table.name} ALTER COLUMN {column_name} DROP NOT NULL"))
+            return
+        old = f"{table.name}_before_rebuild"
+        conn.execute(sa.text(f"ALTER TABLE {table.name} RENAME TO {old}"))
+        table.create(conn)
+        names = ", ".join(c.name for c in table.c if c.name in columns)
+        conn.execute(sa.text(f"INSERT INTO {table.name} ({names}) SELECT {names} FROM {old}"))
+        conn.execute(sa.text(f"DROP TABLE {old}"))
+
+    return apply
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "core", create_tables(
         schema.calendars, schema.series, schema.occurrences,
@@ -106,6 +128,8 @@ MIGRATIONS: list[Migration] = [
     Migration(10, "held feed refreshes", add_columns(
         schema.calendars, "held_since", "held_cancels", "held_upcoming", "held_hash",
     )),
+    Migration(12, "usernames for grants; Q&A salts that can be erased", steps(
+        add_column(schema.users, "username"), allow_null(schema.live_sessions, "salt"))),
 ]
 
 

@@ -17,6 +17,7 @@ from bot.models import (
     Subscription,
     SubscriptionScope,
     UserSettings,
+    platform_of,
 )
 from bot.store.batching import BatchLoader, WriteBatcher
 from bot.store.schema import chats, facilitators, subscriptions, users
@@ -66,6 +67,7 @@ def _settings_values(settings: UserSettings) -> dict[str, Any]:
         "language": settings.language, "offsets": _offsets_to_text(settings.offsets),
         "delivery": settings.delivery.value, "delivery_chat": settings.delivery_chat,
         "quiet_start": settings.quiet_start, "quiet_end": settings.quiet_end,
+        "username": settings.username,
     }
 
 
@@ -74,7 +76,7 @@ def _settings_from_row(r: Any) -> UserSettings:
         user_id=r.user_id, timezone=r.timezone, language=r.language,
         offsets=_offsets_from_text(r.offsets), delivery=Delivery(r.delivery),
         delivery_chat=r.delivery_chat, quiet_start=r.quiet_start, quiet_end=r.quiet_end,
-        display_name=r.display_name)
+        display_name=r.display_name, username=r.username)
 
 
 class SqlPeopleRepository:
@@ -110,6 +112,14 @@ class SqlPeopleRepository:
             # The first statement writes, so the write lock is taken before anything is read.
             existing_rows = [_settings_values(s) | {"uid": uid} for uid, s in latest.items()]
             await conn.execute(users.update().where(users.c.user_id == sa.bindparam("uid")), existing_rows)
+            # A platform keeps a username unique, so whoever holds it now is the only one
+            # stored with it: someone who gave it up and has not been seen since loses it.
+            for uid, s in latest.items():
+                if s.username:
+                    await conn.execute(users.update().where(
+                        sa.func.lower(users.c.username) == s.username.lower(),
+                        users.c.user_id.like(f"{platform_of(uid)}:%"), users.c.user_id != uid)
+                        .values(username=None))
             found: set[str] = set()
             ids = list(latest)
             for i in range(0, len(ids), 500):
@@ -121,7 +131,13 @@ class SqlPeopleRepository:
                 await conn.execute(users.insert(), new)
 
     async def find_user_by_name(self, name: str, platform: str | None = None) -> list[str]:
-        query = sa.select(users.c.user_id).where(sa.func.lower(users.c.display_name) == name.lower())
+        return await self._find(sa.func.lower(users.c.display_name) == name.lower(), platform)
+
+    async def find_user_by_username(self, username: str, platform: str | None = None) -> list[str]:
+        return await self._find(sa.func.lower(users.c.username) == username.lower(), platform)
+
+    async def _find(self, match: sa.ColumnElement[bool], platform: str | None) -> list[str]:
+        query = sa.select(users.c.user_id).where(match).order_by(users.c.user_id)
         if platform:
             query = query.where(users.c.user_id.like(f"{platform}:%"))
         async with self._engine.connect() as conn:

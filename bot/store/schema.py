@@ -84,6 +84,8 @@ users = sa.Table(
     sa.Column("delivery_chat", sa.String(200), nullable=True),
     sa.Column("quiet_start", sa.Integer, nullable=True),
     sa.Column("quiet_end", sa.Integer, nullable=True),
+    # Migration 12: the platform's unique handle, the only name a grant may be made by.
+    sa.Column("username", sa.String(200), nullable=True),
     sa.Index("ix_users_display_name", sa.func.lower(sa.column("display_name"))),
 )
 
@@ -178,9 +180,9 @@ workers = sa.Table(
 )
 
 # --- live sessions (migration 4) ---------------------------------------------------------
-# Anonymous votes, upvotes and anonymous askers are stored under a keyed hash (HMAC of the
-# person's id with a random per-poll or per-session salt), never the id in clear. A poll's
-# salt is erased when it closes, which makes its stored keys unlinkable to anyone.
+# Anonymous votes, upvotes and askers are stored under a keyed hash (HMAC of the person's id
+# with a random per-poll or per-session salt), never the id in clear. When a poll or a Q&A
+# round closes its salt is erased and its keys replaced by random tokens (bot.store.anonymity).
 
 live_bindings = sa.Table(
     "live_bindings", metadata,
@@ -199,7 +201,8 @@ live_sessions = sa.Table(
     sa.Column("moderated", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("checkin_code", sa.String(64), nullable=False, server_default=""),
     sa.Column("question_counter", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("salt", sa.String(64), nullable=False),
+    # NULL once Q&A has closed (migration 12 let it be): a new round makes a new one.
+    sa.Column("salt", sa.String(64), nullable=True),
 )
 
 polls = sa.Table(

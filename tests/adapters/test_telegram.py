@@ -659,7 +659,7 @@ async def test_questions_and_upvotes_reach_the_core_as_text_and_actions(bot: Run
     assert ask.text == "/ask Is <consent> & capacity covered? Ŵyr?"
     assert ask.chat.id == f"telegram:{GROUP}" and ask.user == UserRef("telegram:1013", "Kate")
     assert (upvote.action, upvote.user, upvote.message_id) == (
-        "q:1:up", UserRef("telegram:1014", "liam_sw"), question.message_id)
+        "q:1:up", UserRef("telegram:1014", "liam_sw", username="liam_sw"), question.message_id)
     await api.wait_call("answerCallbackQuery")
 
 
@@ -692,3 +692,34 @@ async def test_failing_to_start_polling_is_a_clear_start_up_error(tmp_path: Path
     with pytest.raises(AdapterUnavailable, match="could not start receiving updates"):
         await adapter.start(_ignore)
     assert adapter._app is None
+
+
+async def test_grants_go_to_the_person_a_text_mention_or_a_reply_points_at(bot: Running) -> None:
+    api = bot.api
+    room = api.add_group(GROUP, "Room")
+    organiser = api.add_user(ORGANISER, "Org", username="the_org")
+    impostor = api.add_user(1006, "megan")  # no username: anyone may call themselves megan
+    megan = api.add_user(1005, "megan")
+    await bot.add_sessions(("Safeguarding adults", "ev1"))
+    api.say(impostor, "hi", group=room)
+    # "/facilitator add megan ev1" where "megan" is a text mention picked from the menu.
+    text = "/facilitator add megan ev1"
+    api.push_update({"message": {
+        "message_id": 900, "date": 1_742_198_400, "from": organiser.json(), "chat": room, "text": text,
+        "entities": [{"type": "bot_command", "offset": 0, "length": 12},
+                     {"type": "text_mention", "offset": 17, "length": 5, "user": megan.json()}]}})
+    [reply] = await api.wait_call("sendMessage", chat_id=GROUP)
+    assert shown(reply) == "telegram:1005 now facilitates “Safeguarding adults”."
+    # A reply to someone's message names them.
+    api.push_update({"message": {
+        "message_id": 901, "date": 1_742_198_400, "from": organiser.json(), "chat": room,
+        "text": "/facilitator remove ev1", "entities": [{"type": "bot_command", "offset": 0, "length": 12}],
+        "reply_to_message": {"message_id": 899, "date": 1_742_198_300, "from": megan.json(), "chat": room,
+                             "text": "I can run it"}}})
+    replies = await api.wait_call("sendMessage", chat_id=GROUP, count=2)
+    assert shown(replies[-1]) == "telegram:1005 no longer facilitates “Safeguarding adults”."
+    # The display name alone is refused, with the candidates.
+    api.say(organiser, "/facilitator add megan", group=room)
+    replies = await api.wait_call("sendMessage", chat_id=GROUP, count=3)
+    assert "only a display name" in shown(replies[-1]) and "telegram:1006" in shown(replies[-1])
+    assert await bot.app.store.people.facilitator_grants() == []

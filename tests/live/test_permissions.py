@@ -67,3 +67,36 @@ async def test_attendees_can_take_part(live: Harness) -> None:
     assert (await live.say("bob", "/questions"))[0].startswith("Questions for")
     assert (await live.say("bob", "/checkin"))[0].startswith("✅")
     assert await live.say("bob", "/mycpd") != []
+
+
+async def test_a_facilitator_of_another_session_cannot_take_over_a_live_room(live: Harness) -> None:
+    await live.add_occurrences(OTHER)
+    await live.say("org", "/facilitator add fake:other ev7")
+    assert await live.say("other", "/live ev7") == [
+        "Only facilitators of “Safeguarding adults”, live in this chat now, and organisers can switch it "
+        "to another session."]
+    binding = await live.app.store.live.binding_for("fake:room")
+    assert binding is not None and binding.occurrence_id == "ev1"
+    # The room's own facilitator keeps control, and check-ins still count for the session live here.
+    assert (await live.say("alice", "/checkin"))[0].startswith("✅")
+    assert [c.user_id for c in await live.app.store.live.attendance("ev1")] == ["fake:alice"]
+    assert await live.app.store.live.attendance("ev7") == []
+    assert (await live.say("fac", "/live end"))[-1].startswith("⏹")
+    # Once the room is free, the other facilitator may take it; an organiser may switch it any time.
+    assert any("Now live: Another session" in r for r in await live.say("other", "/live ev7"))
+    assert any("Now live: Safeguarding adults" in r for r in await live.say("org", "/live ev1"))
+
+
+async def test_only_the_live_sessions_facilitators_set_the_rooms_language(live: Harness) -> None:
+    await live.add_occurrences(OTHER)
+    await live.say("org", "/facilitator add fake:other ev7")
+    refusal = ["Only organisers, and facilitators of the session live in this chat, can set the language "
+               "of a chat."]
+    assert await live.say("other", "/language cy --here") == refusal
+    assert await live.app.store.people.chat_language("fake:room") is None
+    assert (await live.say("fac", "/language cy --here"))[0].startswith("O hyn ymlaen")
+    await live.say("fac", "/live end")
+    # nothing is live here any more (and the room now speaks Welsh)
+    assert await live.say("fac", "/language en --here") == [
+        "Dim ond trefnwyr, a hwyluswyr y sesiwn sy’n fyw yn y sgwrs hon, all osod iaith sgwrs."]
+    assert await live.app.store.people.chat_language("fake:room") == "cy"
