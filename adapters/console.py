@@ -3,20 +3,27 @@
 Each input line is a message; ``NAME: text`` speaks as NAME, a bare line as the configured
 console user (``you``). Messages for one person only print as ``[to NAME] text``. End of
 input ends the run once every line has been answered.
+
+Lines are read as bytes and decoded as UTF-8 one at a time, with undecodable bytes replaced
+(``�``): under a strict locale one bad byte would otherwise end the reading for good.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import re
 import sys
 import threading
+from collections.abc import Iterator
 from typing import TextIO
 
 from bot.config import Config
 from bot.models import ChatKind, ChatRef, Delivered, Incoming, Outgoing, UserRef
 from bot.ports import Capability, MessageHandler, RateLimits
+
+log = logging.getLogger(__name__)
 
 ROOM = ChatRef("console:room", ChatKind.GROUP, "console")
 _SPEAKER = re.compile(r"^([A-Za-z0-9_.\-]{1,32}):\s?(.*)$")
@@ -54,17 +61,25 @@ class ConsoleAdapter:
 
         def read() -> None:
             # A daemon thread: a blocking read must never keep the process alive at exit.
-            for line in self._stdin:
-                loop.call_soon_threadsafe(queue.put_nowait, line)
-            loop.call_soon_threadsafe(queue.put_nowait, None)
+            try:
+                for line in _lines(self._stdin):
+                    loop.call_soon_threadsafe(queue.put_nowait, line)
+            except Exception:
+                log.exception("reading the console's input failed; treating it as the end of input")
+            finally:
+                loop.call_soon_threadsafe(queue.put_nowait, None)
 
         threading.Thread(target=read, name="console-stdin", daemon=True).start()
 
         async def pump() -> None:
             while (line := await queue.get()) is not None:
                 incoming = self.parse_line(line)
-                if incoming is not None:
+                if incoming is None:
+                    continue
+                try:
                     await on_message(incoming)
+                except Exception:
+                    log.exception("console line not handled: %r", line[:200])
             self._finished.set()
 
         self._task = asyncio.create_task(pump(), name="console")
@@ -89,3 +104,14 @@ class ConsoleAdapter:
         self._stdout.flush()
         self._counter += 1
         return Delivered(message_id=str(self._counter))
+
+
+def _lines(stdin: TextIO) -> Iterator[str]:
+    """The lines of ``stdin``, each decoded on its own with bad bytes replaced; a stream
+    without bytes underneath (a test's ``StringIO``) is read as it is."""
+    raw = getattr(stdin, "buffer", None)
+    if raw is None:
+        yield from stdin
+        return
+    for line in raw:
+        yield line.decode(stdin.encoding or "utf-8", errors="replace")

@@ -730,10 +730,6 @@ class LiveRepository(Protocol):
         """Store a question under the session's next number (allocated atomically)."""
         ...
 
-    async def questions_asked_since(self, occurrence_id: str, user_id: str, since: datetime) -> int:
-        """How many questions a person asked in a session since an instant (anonymous ones too)."""
-        ...
-
     async def questions_of(self, occurrence_id: str) -> list[Question]:
         """Every question of a session, by number, with upvote counts."""
         ...

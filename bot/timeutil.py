@@ -10,7 +10,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from bot.errors import UnknownTimeZone, UsageError
 from bot.i18n import N_, Translator
 
-_DURATION = re.compile(r"^(\d+)(w|d|h|m|min|mins|s)?$", re.IGNORECASE)
+_DURATION = re.compile(r"^([0-9]+)(w|d|h|m|min|mins|s)?$", re.IGNORECASE | re.ASCII)
+MAX_DURATION = timedelta(days=366)
+"""The longest duration read: far beyond any reminder or poll, far within timedelta and SQL."""
 _UNIT_SECONDS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "min": 60, "mins": 60, "s": 1}
 
 
@@ -50,16 +52,21 @@ def zone_names() -> list[str]:
 
 
 def parse_duration(text: str) -> timedelta:
-    """``15m``, ``2h``, ``1d``, ``1w``, ``90`` (minutes) -> timedelta.
+    """``15m``, ``2h``, ``1d``, ``1w``, ``90`` (minutes) -> timedelta, at most ``MAX_DURATION``.
 
     Raises:
-        UsageError: Not a duration.
+        UsageError: Not a duration (ASCII digits only), or longer than ``MAX_DURATION``.
     """
     match = _DURATION.match(text.strip())
     if not match:
-        raise UsageError(N_("“{text}” is not a duration. Use forms like 15m, 2h or 1d."), text=text)
+        raise UsageError(N_("“{text}” is not a duration. Use forms like 15m, 2h or 1d."), text=text[:40])
     unit = (match.group(2) or "m").lower()
-    return timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[unit])
+    # Ten digits are already more than a year in seconds; more would only strain int().
+    digits = match.group(1).lstrip("0") or "0"
+    seconds = int(digits) * _UNIT_SECONDS[unit] if len(digits) <= 10 else None
+    if seconds is None or seconds > MAX_DURATION.total_seconds():
+        raise UsageError(N_("“{text}” is longer than I can use: at most a year."), text=text[:40])
+    return timedelta(seconds=seconds)
 
 
 def parse_offsets(words: list[str] | str) -> tuple[timedelta, ...]:

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -72,3 +74,19 @@ def test_console_private_replies_are_addressed(tmp_path: Path) -> None:
     result = eventbot("run", "--db", str(tmp_path / "x.db"), stdin="bob: /subscribe all\nbob: /ics\n")
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[1].startswith("[to bob] ")
+
+
+@pytest.mark.slow
+def test_console_survives_an_invalid_byte_under_a_strict_utf8_locale(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("EVENTBOT_", "LC_", "LANG"))}
+    env.update(PYTHONPATH=str(REPO), PYTHONIOENCODING="utf-8:strict", LC_ALL="C.UTF-8", PYTHONUTF8="0")
+    stdin = b"you: /help\nalice: /events caf\xe9 \xff\xfe\nalice: /remind 2h\n"
+    result = subprocess.run([sys.executable, "-m", "bot", "run", "--db", str(tmp_path / "x.db")],
+                            input=stdin, capture_output=True, cwd=REPO, env=env, timeout=60)
+    assert result.returncode == 0, result.stderr.decode(errors="replace")
+    out = result.stdout.decode("utf-8")
+    assert "Traceback" not in result.stderr.decode(errors="replace")
+    # The bad line is read with its broken bytes replaced, and answered like any other search.
+    assert "No sessions found. Try /events for what is coming up." in out
+    # The reader thread lived on: the line after it was answered too.
+    assert out.rstrip().endswith("You will be reminded 2h before each session you follow.")

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 
-from bot.commands.router import CommandSpec, Flag, Param, ParsedCommand, Router
+from bot.commands.router import CommandSpec, Flag, Param, ParsedCommand, PerPerson, Router
 from bot.context import Context
 from bot.errors import PermissionDenied, UserError
 from bot.i18n import LANGUAGES, N_, translator
@@ -12,6 +13,8 @@ from bot.models import Role
 from bot.timeutil import format_duration, parse_offsets, zone
 
 SUBSCRIBE_PAYLOAD = "sub_"
+# Each of these settings replans the person's reminders.
+SETTINGS = PerPerson(5, timedelta(minutes=1))
 
 
 async def help_(ctx: Context, cmd: ParsedCommand) -> None:
@@ -89,15 +92,15 @@ def register(router: Router) -> None:
     router.add(CommandSpec(
         "start", N_("Start here: what I can do."), start,
         params=(Param("payload", N_("A start code from a link, such as sub_ID"), required=False),),
-        usage_hint=""))
+        usage_hint="", limit=PerPerson(10, timedelta(minutes=1))))
     router.add(CommandSpec(
         "timezone", N_("Set the time zone your times are shown in."), timezone,
-        params=(Param("zone", N_("An IANA zone such as Europe/London"), kind="timezone"),)))
+        params=(Param("zone", N_("An IANA zone such as Europe/London"), kind="timezone"),), limit=SETTINGS))
     router.add(CommandSpec(
         "remind", N_("Choose how long before a session you are reminded (e.g. 1d 15m)."), remind,
         params=(Param("offsets", N_("Offsets such as 1d 15m, or default"), kind="duration"),),
-        variadic=True, usage_hint="OFFSETS… (e.g. 1d 15m)"))
+        variadic=True, usage_hint="OFFSETS… (e.g. 1d 15m)", limit=SETTINGS))
     router.add(CommandSpec(
         "language", N_("Choose English or Welsh."), language,
         params=(Param("language", N_("en or cy"), kind="language", choices=tuple(LANGUAGES)),),
-        flags=(Flag("here", N_("For this whole group chat (organisers and facilitators)")),)))
+        flags=(Flag("here", N_("For this whole group chat (organisers and facilitators)")),), limit=SETTINGS))

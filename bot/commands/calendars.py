@@ -20,7 +20,7 @@ from bot.calendars import (
     default_calendar_name,
     summary_lines,
 )
-from bot.commands.router import CommandSpec, Flag, Param, ParsedCommand, Router
+from bot.commands.router import CommandSpec, Flag, Param, ParsedCommand, PerPerson, Router
 from bot.context import Context
 from bot.errors import FeedError, UsageError, UserError
 from bot.feeds import FeedFetcher, is_url
@@ -171,7 +171,9 @@ def register(router: Router) -> None:
         role=Role.ORGANISER, usage_hint="URL [NAME] [--force]"))
     router.add(CommandSpec("calendars", N_("List calendars, their last sync and errors."), calendars,
                            role=Role.ORGANISER))
-    router.add(CommandSpec("ics", N_("Get the sessions you follow as an .ics file."), ics))
+    # Building a file of every followed series is the costliest thing an attendee can ask for.
+    router.add(CommandSpec("ics", N_("Get the sessions you follow as an .ics file."), ics,
+                           limit=PerPerson(3, timedelta(minutes=1))))
 
 
 # --------------------------------------------------------------------------- command line

@@ -8,9 +8,12 @@ on a mistake, ``/help``, the Telegram command menu and the Discord slash command
 from __future__ import annotations
 
 import logging
+import math
 import shlex
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from bot.errors import PermissionDenied, UsageError, UserError
@@ -21,6 +24,15 @@ if TYPE_CHECKING:
     from bot.context import Context
 
 log = logging.getLogger(__name__)
+
+MAX_TEXT = 4000
+"""The longest command read at all (Discord's own limit; Telegram's is 4,096)."""
+MAX_ARGUMENT = 300
+"""The longest argument, unless its ``Param`` says otherwise."""
+MAX_NUMBER = 999_999_999
+"""The largest number any command takes: poll, question and option numbers all fit."""
+MAX_ACTION = 200
+"""The longest button action read (Discord's custom_id allows 100, Telegram's data 64 bytes)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +47,8 @@ class Param:
         required: Whether it must be given.
         rest: Takes all remaining words (e.g. the text of a question).
         choices: Allowed values for ``choice``.
+        max_length: The longest value accepted; the router refuses longer ones before any
+            handler (or database query) sees them.
     """
 
     name: str
@@ -43,15 +57,29 @@ class Param:
     required: bool = True
     rest: bool = False
     choices: tuple[str, ...] = ()
+    max_length: int = MAX_ARGUMENT
 
 
 @dataclass(frozen=True, slots=True)
 class Flag:
-    """A ``--name`` option; ``takes_value`` flags read the next word (``--close 5m``)."""
+    """A ``--name`` option; ``takes_value`` flags read the next word (``--close 5m``), which
+    the router checks by ``kind`` as it does a ``Param``'s (``int``: digits only)."""
 
     name: str
     description: str
     takes_value: bool = False
+    kind: str = "text"
+
+
+@dataclass(frozen=True, slots=True)
+class PerPerson:
+    """A limit on how often one person may use a command: ``count`` times in any ``window``.
+
+    Organisers and facilitators are exempt. The uses are counted in memory, per process.
+    """
+
+    count: int
+    window: timedelta
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,8 +113,11 @@ class CommandSpec:
         params: Positional parameters, in order.
         flags: Accepted ``--flags``.
         role: The least role allowed to run it (per-event checks happen in the handler).
-        variadic: Extra positional words are allowed (``/poll Q A B C ...``).
+        variadic: Extra positional words are allowed (``/poll Q A B C ...``); they are
+            checked as the last param's ``kind`` (so ``/vote 1 3`` takes only numbers).
         usage_hint: Overrides the generated usage tail (after ``/name``).
+        limit: How often one attendee may use it (every command that writes or does costly
+            work declares one).
     """
 
     name: str
@@ -97,6 +128,7 @@ class CommandSpec:
     role: Role = Role.ATTENDEE
     variadic: bool = False
     usage_hint: str | None = None
+    limit: PerPerson | None = None
 
     def usage(self) -> str:
         if self.usage_hint is not None:
@@ -127,6 +159,77 @@ def split_words(text: str) -> list[str]:
         raise UsageError(N_("A quote is not closed.")) from exc
 
 
+def whole_number(text: str, *, low: int = 0, high: int = MAX_NUMBER) -> int:
+    """Read a number typed as ASCII digits, between ``low`` and ``high``.
+
+    ``str.isdigit()`` is not enough: it accepts ``²`` and ``①``, which ``int()`` refuses, and
+    ``int()`` accepts digits from every script and numbers too large for the database.
+
+    Raises:
+        UsageError: Anything else (its message is generic; parsers turn it into a usage line).
+    """
+    text = text.strip()
+    if not text.isascii() or not text.isdigit() or len(text) > len(str(high)) or not low <= int(text) <= high:
+        raise UsageError(N_("Give a number with the digits 0 to 9, like 3."))
+    return int(text)
+
+
+def readable(text: str, limit: int = MAX_TEXT) -> str:
+    """Refuse text no handler should see: longer than ``limit``, or not valid Unicode (lone
+    surrogates, from a broken client or undecodable bytes read with ``surrogateescape``).
+
+    Raises:
+        UsageError: Too long, or not valid text.
+    """
+    if len(text) > limit:
+        raise UsageError(N_("That is too long: keep a command under {max} characters."), max=f"{limit:,}")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UsageError(N_("Your message has characters that are not valid text; please type it again.")) \
+            from None
+    return text
+
+
+def _check_kind(kind: str, value: str) -> bool:
+    """Whether ``value`` reads as ``kind``: numbers (``1``, or ``1,3`` for several) are checked
+    here, once for every command. Durations, which have words of their own (``/remind
+    default``), are read by their handlers through ``parse_duration``, which is as strict."""
+    if kind != "int":
+        return True
+    try:
+        for part in value.replace(",", " ").split() or [""]:
+            whole_number(part)
+    except UsageError:
+        return False
+    return True
+
+
+@dataclass(slots=True)
+class PersonLimiter:
+    """Counts uses per (command, person) over a sliding window, in memory, on the clock it is
+    given (``ctx.now``, the injected clock)."""
+
+    _uses: dict[tuple[str, str], deque[datetime]] = field(default_factory=dict)
+
+    def take(self, command: str, user_id: str, limit: PerPerson, now: datetime) -> float:
+        """Record a use and return 0, or, over the limit, record nothing and return the seconds
+        until the next use is allowed."""
+        if len(self._uses) > 10_000:
+            self._forget_before(now - max(timedelta(hours=1), limit.window))
+        uses = self._uses.setdefault((command, user_id), deque())
+        while uses and uses[0] <= now - limit.window:
+            uses.popleft()
+        if len(uses) >= limit.count:
+            return max(1.0, (uses[0] + limit.window - now).total_seconds())
+        uses.append(now)
+        return 0.0
+
+    def _forget_before(self, cutoff: datetime) -> None:
+        for key in [k for k, uses in self._uses.items() if not uses or uses[-1] <= cutoff]:
+            del self._uses[key]
+
+
 class Router:
     """Holds the command specs and turns an ``Incoming`` into a handler call."""
 
@@ -134,6 +237,8 @@ class Router:
         self._commands: dict[str, CommandSpec] = {}
         self._aliases: dict[str, str] = {}
         self._actions: dict[str, Callable[[Context, list[str]], Awaitable[None]]] = {}
+        self._action_counts_as: dict[str, str] = {}
+        self._limiter = PersonLimiter()
 
     # -- declaration -----------------------------------------------------------------
 
@@ -153,11 +258,18 @@ class Router:
 
         return decorate
 
-    def action(self, prefix: str) -> Callable[[Callable[[Context, list[str]], Awaitable[None]]], Any]:
-        """Register a handler for button actions ``prefix:…``; it gets the ``:``-split rest."""
+    def action(self, prefix: str, *, counts_as: str | None = None,
+               ) -> Callable[[Callable[[Context, list[str]], Awaitable[None]]], Any]:
+        """Register a handler for button actions ``prefix:…``; it gets the ``:``-split rest.
+
+        ``counts_as`` names the command the button stands for: a press counts against that
+        command's ``limit``, so a button is no way around it.
+        """
 
         def decorate(handler: Callable[[Context, list[str]], Awaitable[None]]) -> Any:
             self._actions[prefix] = handler
+            if counts_as is not None:
+                self._action_counts_as[prefix] = counts_as
             return handler
 
         return decorate
@@ -169,6 +281,10 @@ class Router:
     def get(self, name: str) -> CommandSpec | None:
         return self._commands.get(self._aliases.get(name, name))
 
+    def actions(self) -> dict[str, str | None]:
+        """Every button action prefix, with the command it counts as (if any)."""
+        return {prefix: self._action_counts_as.get(prefix) for prefix in self._actions}
+
     # -- parsing ---------------------------------------------------------------------
 
     @staticmethod
@@ -179,10 +295,11 @@ class Router:
         """Parse ``/name args…``.
 
         Raises:
-            UsageError: Unknown command, unclosed quote, missing or extra arguments, or an
-                unknown flag. Its message is ready to show.
+            UsageError: Unknown command, unclosed quote, missing or extra arguments, an
+                unknown flag, a value that does not read as its kind or is too long, or text
+                that is too long or not valid Unicode. Its message is ready to show.
         """
-        head, _, tail = text.strip().partition(" ")
+        head, _, tail = readable(text).strip().partition(" ")
         name = head[1:]
         name, at, target = name.partition("@")
         name = name.lower()
@@ -190,7 +307,8 @@ class Router:
             raise _NotForUs()
         spec = self.get(name)
         if spec is None or not name:
-            raise UsageError(N_("Unknown command “{name}”. Send /help for the list."), name=head)
+            shown = head if len(head) <= 40 else head[:39] + "…"
+            raise UsageError(N_("Unknown command “{name}”. Send /help for the list."), name=shown)
         words = split_words(tail)
         flags: dict[str, str | bool] = {}
         positional: list[str] = []
@@ -209,6 +327,8 @@ class Router:
                         if i >= len(words):
                             raise _usage(spec)
                         value = words[i]
+                    if len(value) > MAX_ARGUMENT or not _check_kind(flag.kind, value):
+                        raise _usage(spec)
                     flags[flag_name] = value
                 else:
                     flags[flag_name] = True
@@ -231,10 +351,21 @@ class Router:
             raise _usage(spec)
         for param in spec.params:
             given = args.get(param.name)
-            if given is not None and param.choices:
+            if given is None:
+                continue
+            if len(given) > param.max_length:
+                raise UsageError(N_("That is too long for /{name}: keep it under {max} characters."),
+                                 name=spec.name, max=f"{param.max_length:,}")
+            if not _check_kind(param.kind, given):
+                raise _usage(spec)
+            if param.choices:
                 if given.lower() not in param.choices:
                     raise _usage(spec)
                 args[param.name] = given.lower()
+        last = spec.params[-1] if spec.params else None
+        for word in extra:
+            if last is not None and (len(word) > last.max_length or not _check_kind(last.kind, word)):
+                raise _usage(spec)
         return spec, ParsedCommand(name=spec.name, args=args, flags=flags, extra=extra)
 
     # -- dispatch --------------------------------------------------------------------
@@ -258,6 +389,7 @@ class Router:
                     else N_("Only facilitators and organisers can use /{name}."),
                     name=spec.name,
                 )
+            self._count_use(ctx, spec)
             await spec.handler(ctx, parsed)
         except UsageError as err:
             await ctx.reply(_(err.msgid, **err.params))
@@ -271,16 +403,45 @@ class Router:
                           incoming.action.partition(":")[0] if incoming.action else None)
             await ctx.reply(_("Sorry, something went wrong on my side. The organisers can find it in the log."))
 
+    def _count_use(self, ctx: Context, spec: CommandSpec) -> None:
+        """Count one use of ``spec`` by this person against its limit.
+
+        Raises:
+            SlowDown: Over the limit (and nothing was done).
+        """
+        if spec.limit is None or ctx.role >= Role.FACILITATOR:
+            return
+        wait = self._limiter.take(spec.name, ctx.user.id, spec.limit, ctx.now)
+        if wait:
+            log.info("rate limit: %s used /%s %d times in %s", ctx.user.id, spec.name, spec.limit.count,
+                     spec.limit.window)
+            raise SlowDown(spec.name, wait)
+
     async def _run_action(self, ctx: Context, action: str) -> None:
         prefix, _sep, rest = action.partition(":")
         handler = self._actions.get(prefix)
+        try:
+            readable(action, MAX_ACTION)
+        except UsageError:
+            handler = None
         if handler is None:
-            log.warning("unknown button action %r from %s", action, ctx.user.id)
+            log.warning("unknown button action %r from %s", action[:MAX_ACTION], ctx.user.id)
             raise UserError(N_("That button is no longer valid."))
+        counts_as = self.get(self._action_counts_as.get(prefix, ""))
+        if counts_as is not None:
+            self._count_use(ctx, counts_as)
         await handler(ctx, rest.split(":") if rest else [])
 
     def help_lines(self, _: Translator, role: Role) -> list[str]:
         return [f"{spec.usage()} — {_(spec.summary)}" for spec in self._commands.values() if spec.role <= role]
+
+
+class SlowDown(UserError):
+    """One person used a command more often than its ``PerPerson`` limit allows."""
+
+    def __init__(self, command: str, wait: float) -> None:
+        super().__init__(N_("Slow down, please: try /{name} again in {seconds} seconds."),
+                         name=command, seconds=math.ceil(wait))
 
 
 class _NotForUs(Exception):

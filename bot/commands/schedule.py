@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from bot.commands.router import CommandSpec, Param, ParsedCommand, Router
+from bot.commands.router import CommandSpec, Param, ParsedCommand, PerPerson, Router
 from bot.commands.targets import resolve_target
 from bot.context import Context
 from bot.errors import UsageError
@@ -17,6 +17,7 @@ from bot.render import occurrence_line
 from bot.timeutil import day_bounds, format_duration, parse_date
 
 UPCOMING_LIMIT = 10
+PER_MINUTE = PerPerson(10, timedelta(minutes=1))
 
 
 async def _occurrences(ctx: Context, start: datetime, end: datetime) -> list[Occurrence]:
@@ -168,15 +169,15 @@ def register(router: Router) -> None:
     router.add(CommandSpec(
         "events", N_("List sessions: today, week, a date (YYYY-MM-DD) or words from a title."), events,
         params=(Param("when", N_("today, week, a date or words"), required=False, rest=True),),
-        usage_hint="[today|week|DATE|words]"))
+        usage_hint="[today|week|DATE|words]", limit=PER_MINUTE))
     router.add(CommandSpec(
         "subscribe", N_("Get reminders for a session, a series, or all."), subscribe,
         params=(Param("event", N_("A session id, series id, title words, or all"), kind="event", rest=True),),
-        usage_hint="EVENT|all"))
+        usage_hint="EVENT|all", limit=PER_MINUTE))
     router.add(CommandSpec(
         "unsubscribe", N_("Stop reminders for a session, a series, or all."), unsubscribe,
         params=(Param("event", N_("A session id, series id, title words, or all"), kind="event", rest=True),),
-        usage_hint="EVENT|all"))
-    router.add(CommandSpec("mine", N_("Show your subscriptions and settings."), mine))
-    router.action("sub")(subscribe_button)
-    router.action("unsub")(unsubscribe_button)
+        usage_hint="EVENT|all", limit=PER_MINUTE))
+    router.add(CommandSpec("mine", N_("Show your subscriptions and settings."), mine, limit=PER_MINUTE))
+    router.action("sub", counts_as="subscribe")(subscribe_button)
+    router.action("unsub", counts_as="unsubscribe")(unsubscribe_button)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 
-from bot.commands.router import CommandSpec, Param, ParsedCommand, Router
+from bot.commands.router import CommandSpec, Param, ParsedCommand, PerPerson, Router
 from bot.commands.targets import resolve_occurrence
 from bot.context import Context
 from bot.errors import UsageError, UserError
@@ -132,11 +133,15 @@ def register(router: Router) -> None:
     router.add(CommandSpec(
         "checkin", N_("Record that you attended the session on now (with the code, if one was given)."),
         checkin, params=(Param("code", N_("The check-in code"), required=False),), variadic=True,
-        usage_hint="[CODE]"))
+        # Few tries a minute: a check-in code is short enough to guess otherwise.
+        usage_hint="[CODE]", limit=PerPerson(5, timedelta(minutes=1))))
     router.add(CommandSpec(
         "attendance", N_("Facilitators: who checked in to a session."), attendance,
-        params=(Param("event", N_("A session id or title words"), kind="event", required=False, rest=True),)))
-    router.add(CommandSpec("mycpd", N_("Your attended sessions and CPD hours."), mycpd))
+        params=(Param("event", N_("A session id or title words"), kind="event", required=False, rest=True),),
+        limit=PerPerson(10, timedelta(minutes=1))))
+    router.add(CommandSpec("mycpd", N_("Your attended sessions and CPD hours."), mycpd,
+                           limit=PerPerson(10, timedelta(minutes=1))))
     router.add(CommandSpec(
         "certificate", N_("Get your certificate of attendance for a session you checked in to."), certificate,
-        params=(Param("event", N_("A session id or title words"), kind="event", required=False, rest=True),)))
+        params=(Param("event", N_("A session id or title words"), kind="event", required=False, rest=True),),
+        limit=PerPerson(3, timedelta(minutes=1))))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from bot.commands.router import CommandSpec, Flag, Param, ParsedCommand, Router
+from bot.commands.router import CommandSpec, Flag, Param, ParsedCommand, PerPerson, Router, whole_number
 from bot.context import Context
 from bot.errors import AdapterUnavailable, DeliveryFailed, UsageError, UserError
 from bot.i18n import N_, Translator
@@ -49,10 +49,11 @@ def _parse_close(value: str | bool | None) -> timedelta | None:
 def _parse_correct(value: str | bool | None, options: int) -> int | None:
     if value is None or value is False:
         return None
-    text = str(value)
-    if not text.isdigit() or not 1 <= int(text) <= options:
-        raise UsageError(N_("--correct takes the number of the right option, 1 to {max}."), max=options)
-    return int(text) - 1
+    try:
+        return whole_number(str(value), low=1, high=options) - 1
+    except UsageError:
+        raise UsageError(N_("--correct takes the number of the right option, 1 to {max}."),
+                         max=options) from None
 
 
 async def launch(ctx: Context, cmd: ParsedCommand) -> None:
@@ -199,9 +200,11 @@ async def close_early(ctx: Context, cmd: ParsedCommand) -> None:
 async def _target_poll(ctx: Context, given: str | None, *, open_only: bool) -> Poll:
     live = ctx.services.store.live
     if given:
-        if not given.isdigit():
-            raise UsageError(N_("Give a poll by its number, like 3."))
-        poll = await live.get_poll(int(given))
+        try:
+            number = whole_number(given)
+        except UsageError:
+            raise UsageError(N_("Give a poll by its number, like 3.")) from None
+        poll = await live.get_poll(number)
         if poll is None:
             raise UserError(N_("There is no poll {id}."), id=given)
         if open_only and not poll.is_open:
@@ -223,10 +226,11 @@ def _choices(poll: Poll, words: list[str]) -> list[int]:
     choices: list[int] = []
     for word in words:
         for part in word.replace(",", " ").split():
-            if not part.isdigit() or not 1 <= int(part) <= len(poll.options):
+            try:
+                choices.append(whole_number(part, low=1, high=len(poll.options)) - 1)
+            except UsageError:
                 raise UsageError(N_("There is no option {choice}: choose 1 to {max}."),
-                                 choice=part, max=len(poll.options))
-            choices.append(int(part) - 1)
+                                 choice=part[:12], max=len(poll.options)) from None
     if not choices:
         raise UsageError(N_("Usage: {usage}"), usage="/vote N")
     if len(set(choices)) > 1 and not poll.multi:
@@ -261,15 +265,19 @@ async def _confirm(ctx: Context, poll: Poll, choices: list[int]) -> None:
 
 async def vote_button(ctx: Context, parts: list[str]) -> None:
     """``poll:<id>:vote:<n>`` (1-based n); in a multi-choice poll a press toggles the option."""
-    if len(parts) != 3 or parts[1] != "vote" or not parts[0].isdigit() or not parts[2].isdigit():
+    if len(parts) != 3 or parts[1] != "vote":
         raise UserError(N_("That button is no longer valid."))
     live = ctx.services.store.live
-    poll = await live.get_poll(int(parts[0]))
+    try:
+        poll = await live.get_poll(whole_number(parts[0]))
+        choice_number = whole_number(parts[2], low=1, high=len(poll.options) if poll else 1)
+    except UsageError:
+        poll = None
     if poll is None:
         raise UserError(N_("That button is no longer valid."))
     if not poll.is_open:
         raise UserError(N_("That poll has already closed."))
-    choice = _choices(poll, [parts[2]])
+    choice = [choice_number - 1]
     if poll.multi:
         if await live.toggle_vote(poll, ctx.user.id, choice[0]) is None:
             raise UserError(N_("That poll has already closed."))
@@ -331,20 +339,22 @@ def register(router: Router) -> None:
         flags=(Flag("multi", N_("Allow several choices")),
                Flag("anonymous", N_("Nobody, facilitators included, can see who voted what")),
                Flag("close", N_("Close automatically after a time, like 5m"), takes_value=True),
-               Flag("correct", N_("Make it a quiz: the number of the right option"), takes_value=True)),
+               Flag("correct", N_("Make it a quiz: the number of the right option"), takes_value=True,
+                    kind="int")),
         role=Role.FACILITATOR,
         usage_hint='"Question?" "Option A" "Option B" … [--multi] [--anonymous] [--close 5m] [--correct N]'))
     router.add(CommandSpec(
         "vote", N_("Vote in the poll open here: /vote N (or /vote 1 3 where several are allowed)."), vote,
         params=(Param("choice", N_("The option number"), kind="int"),), variadic=True,
-        usage_hint="N [M …]"))
+        usage_hint="N [M …]", limit=PerPerson(10, timedelta(minutes=1))))
     router.add(CommandSpec(
         "results", N_("Show the results of the latest poll here."), results,
-        params=(Param("poll", N_("A poll number"), kind="int", required=False),)))
+        params=(Param("poll", N_("A poll number"), kind="int", required=False),),
+        limit=PerPerson(10, timedelta(minutes=1))))
     router.add(CommandSpec(
         "closepoll", N_("Facilitators: close the open poll now and post the results."), close_early,
         params=(Param("poll", N_("A poll number"), kind="int", required=False),), role=Role.FACILITATOR))
-    router.action("poll")(vote_button)
+    router.action("poll", counts_as="vote")(vote_button)
     router.action("npoll")(native_answer)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
-from bot.commands.router import CommandSpec, Flag, Param, ParsedCommand, Router
+from bot.commands.router import CommandSpec, Flag, Param, ParsedCommand, PerPerson, Router, whole_number
 from bot.context import Context
 from bot.errors import UsageError, UserError
 from bot.i18n import N_
@@ -23,8 +23,7 @@ from bot.ports import Capability
 from bot.services import Services
 
 MAX_QUESTION = 500
-FLOOD_LIMIT = 3
-FLOOD_WINDOW = timedelta(minutes=1)
+FLOOD = PerPerson(3, timedelta(minutes=1))
 LIST_LIMIT = 20
 BUTTON_LIMIT = 8
 
@@ -40,8 +39,6 @@ async def ask(ctx: Context, cmd: ParsedCommand) -> None:
     live = ctx.services.store.live
     session = await _open_session(ctx, occurrence)
     now = ctx.now
-    if await live.questions_asked_since(occurrence.id, ctx.user.id, now - FLOOD_WINDOW) >= FLOOD_LIMIT:
-        raise UserError(N_("You have asked 3 questions in the last minute; please wait a moment."))
     anonymous = cmd.flag("anonymous")
     status = QuestionStatus.PENDING if session.moderated else QuestionStatus.OPEN
     q = await live.add_question(occurrence.id, text, user_id=ctx.user.id,
@@ -127,9 +124,11 @@ async def list_questions(ctx: Context, cmd: ParsedCommand) -> None:
 
 
 async def _question(ctx: Context, occurrence: Occurrence, given: str) -> Question:
-    if not given.isdigit():
-        raise UsageError(N_("Give a question by its number, like 3."))
-    q = await ctx.services.store.live.get_question(occurrence.id, int(given))
+    try:
+        number = whole_number(given)
+    except UsageError:
+        raise UsageError(N_("Give a question by its number, like 3.")) from None
+    q = await ctx.services.store.live.get_question(occurrence.id, number)
     if q is None:
         raise UserError(N_("There is no question {n}."), n=given)
     return q
@@ -161,9 +160,12 @@ async def upvote(ctx: Context, cmd: ParsedCommand) -> None:
 
 
 async def upvote_button(ctx: Context, parts: list[str]) -> None:
-    if len(parts) != 2 or parts[1] != "up" or not parts[0].isdigit():
+    if len(parts) != 2 or parts[1] != "up":
         raise UserError(N_("That button is no longer valid."))
-    q = await ctx.services.store.live.question_by_id(int(parts[0]))
+    try:
+        q = await ctx.services.store.live.question_by_id(whole_number(parts[0]))
+    except UsageError:
+        q = None
     if q is None:
         raise UserError(N_("That button is no longer valid."))
     await _upvote(ctx, q)
@@ -222,13 +224,15 @@ async def qa(ctx: Context, cmd: ParsedCommand) -> None:
 def register(router: Router) -> None:
     router.add(CommandSpec(
         "ask", N_("Ask the facilitator a question (add --anonymous to hide your name)."), ask,
-        params=(Param("text", N_("Your question"), rest=True, required=False),),
+        params=(Param("text", N_("Your question"), rest=True, required=False, max_length=2 * MAX_QUESTION),),
         flags=(Flag("anonymous", N_("Nobody, facilitators included, sees who asked")),),
-        usage_hint="[--anonymous] QUESTION"))
-    router.add(CommandSpec("questions", N_("List the questions, most upvoted first."), list_questions))
+        usage_hint="[--anonymous] QUESTION", limit=FLOOD))
+    router.add(CommandSpec("questions", N_("List the questions, most upvoted first."), list_questions,
+                           limit=PerPerson(10, timedelta(minutes=1))))
     router.add(CommandSpec(
         "upvote", N_("Upvote a question by its number."), upvote,
-        params=(Param("number", N_("A question number"), kind="int"),)))
+        params=(Param("number", N_("A question number"), kind="int"),),
+        limit=PerPerson(10, timedelta(minutes=1))))
     for name, summary, handler in (
             ("answered", N_("Facilitators: mark a question answered."), answered),
             ("hide", N_("Facilitators: hide a question."), hide),
@@ -241,4 +245,4 @@ def register(router: Router) -> None:
                 Param("state", N_("on or off (for moderate)"), kind="choice", choices=("on", "off"),
                       required=False)),
         usage_hint="open|close|moderate on|off"))
-    router.action("q")(upvote_button)
+    router.action("q", counts_as="upvote")(upvote_button)

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from datetime import timedelta
 
-from bot.commands.router import CommandSpec, Param, ParsedCommand, Router
+from bot.commands.router import CommandSpec, Param, ParsedCommand, PerPerson, Router
 from bot.context import Context
 from bot.errors import UsageError, UserError
 from bot.i18n import N_, Translator
 from bot.models import Delivery, UserSettings
 from bot.ports import Capability
 
+# Each of these settings replans the person's reminders.
+SETTINGS = PerPerson(5, timedelta(minutes=1))
 _QUIET = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)\s*-\s*([01]?\d|2[0-3]):([0-5]\d)$")
 
 
@@ -88,7 +91,7 @@ def register(router: Router) -> None:
         "delivery", N_("Get reminders by private message (dm) or in the chat you subscribed from (channel)."),
         delivery, params=(Param("mode", N_("dm or channel"), kind="choice",
                                 choices=(Delivery.DIRECT.value, Delivery.CHANNEL.value)),),
-        usage_hint="dm|channel"))
+        usage_hint="dm|channel", limit=SETTINGS))
     router.add(CommandSpec(
         "quiet", N_("Set quiet hours without reminders, e.g. 22:00-07:00, or off."), quiet,
-        params=(Param("hours", N_("HH:MM-HH:MM or off")),), usage_hint="HH:MM-HH:MM|off"))
+        params=(Param("hours", N_("HH:MM-HH:MM or off")),), usage_hint="HH:MM-HH:MM|off", limit=SETTINGS))

@@ -452,13 +452,6 @@ class SqlLiveRepository:
                         author_id=None if anonymous else user_id,
                         author_name=None if anonymous else author_name, asked_at=now)
 
-    async def questions_asked_since(self, occurrence_id: str, user_id: str, since: datetime) -> int:
-        key = await self.person_key(occurrence_id, user_id)
-        q = questions.c
-        async with self._engine.connect() as conn:
-            return int(await conn.scalar(sa.select(sa.func.count()).select_from(questions).where(
-                q.occurrence_id == occurrence_id, q.author_key == key, q.asked_at >= _ts(since))) or 0)
-
     def _questions_query(self) -> sa.Select[Any]:
         upvotes = (sa.select(question_upvotes.c.question_id, sa.func.count().label("upvotes"))
                    .group_by(question_upvotes.c.question_id).subquery())

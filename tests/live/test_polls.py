@@ -64,7 +64,7 @@ async def test_bad_input_gets_one_line_answers(live: Harness) -> None:
     assert "2 to 12 options" in (await live.say("fac", f'/poll "Too many?" {thirteen}'))[0]
     await live.say("fac", '/poll "Tea or coffee?" "Tea" "Coffee"')
     assert await live.say("alice", "/vote 99") == ["There is no option 99: choose 1 to 2."]
-    assert await live.say("alice", "/vote two") == ["There is no option two: choose 1 to 2."]
+    assert await live.say("alice", "/vote two") == ["Usage: /vote N [M …]"]
     assert await live.say("alice", "/vote 1 2") == ["This poll takes one choice: /vote N."]
     assert "--correct" in (await live.say("fac", '/poll "Q" "A" "B" --correct 5'))[0]
     assert "--close" in (await live.say("fac", '/poll "Q" "A" "B" --close 0m'))[0]

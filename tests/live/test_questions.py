@@ -41,7 +41,7 @@ async def test_flood_limit_per_person(live: Harness) -> None:
     for i in range(3):
         assert (await live.say("alice", f"/ask Question {i}"))[0].startswith("❓")
     refused = await live.say("alice", "/ask One more")
-    assert refused == ["You have asked 3 questions in the last minute; please wait a moment."]
+    assert refused == ["Slow down, please: try /ask again in 60 seconds."]
     assert (await live.say("bob", "/ask Someone else can still ask"))[0].startswith("❓ Question 4")
     assert (await live.say("alice", "/ask --anonymous Hiding does not escape the limit")) == refused
     await live.advance(timedelta(seconds=61))
