@@ -46,16 +46,15 @@ def feed_job_id(name: str) -> str:
 
 
 async def setup(services: Services, stack: contextlib.AsyncExitStack) -> None:
-    """Open the feed fetcher, make the calendar service the app's schedule, send change
-    notices, and refresh the configured feeds on their intervals."""
+    """Open the feed fetcher, make the calendar service the app's schedule (planning change
+    notices with each refresh), and refresh the configured feeds on their intervals."""
     config = services.config
     configured = {feed.name for feed in config.feeds}
     fetcher = await stack.enter_async_context(
         FeedFetcher(max_bytes=config.feed_max_bytes, timeout=config.feed_timeout))
     service = CalendarService(services.store, services.clock, horizon_days=config.horizon_days,
-                              default_timezone=config.timezone, fetcher=fetcher)
-    service.add_listener(ChangeNotices(services.store, services.messenger.send, services.clock,
-                                       default_language=config.language, default_timezone=config.timezone))
+                              default_timezone=config.timezone, fetcher=fetcher,
+                              notices=ChangeNotices(services.store))
     services.calendars = service
     for feed in config.feeds:
         schedule_feed(services, service, feed.name, feed.source, feed.refresh_minutes, feed.timezone or None)

@@ -77,15 +77,19 @@ class ReminderService:
         """Plan again the reminders that failed because a person could not be reached, if
         they can be now (by private message, or in a shared chat: by choice or as the
         fallback) and the session has not started: each one still due comes at its time;
-        where every one for a session is past, the nearest comes now, once."""
+        where every one for a session is past, the nearest comes now, once. Change notices
+        about sessions not yet over come now."""
         settings = await self.services.store.people.get_settings(user_id)
         if not settings.delivery_chat and await self.repo.unreachable([user_id]):
             return 0
         now = ts(self.services.clock.now())
         by_session: dict[str, list[Reminder]] = defaultdict(list)
-        for r in await self.repo.failed_of(user_id, after=now, error_prefix=UNREACHABLE):
-            by_session[r.occurrence_id].append(r)
         ready: list[tuple[int, int]] = []
+        for r in await self.repo.failed_of(user_id, after=now, error_prefix=UNREACHABLE):
+            if r.notice is not None:
+                ready.append((r.id, now))  # a change notice still matters until its sessions end
+            else:
+                by_session[r.occurrence_id].append(r)
         for failed in by_session.values():
             ahead = [(r.id, ts(r.due)) for r in failed if ts(r.due) >= now]
             ready += ahead or [(min(failed, key=lambda r: r.offset).id, now)]

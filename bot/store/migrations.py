@@ -31,16 +31,17 @@ def create_tables(*tables: sa.Table) -> Callable[[Connection], None]:
     return apply
 
 
-def add_column(table: sa.Table, column_name: str) -> Callable[[Connection], None]:
-    """Add a column that the table's current definition has, if the database lacks it."""
+def add_column(table: sa.Table, *column_names: str) -> Callable[[Connection], None]:
+    """Add columns that the table's current definition has, where the database lacks them."""
 
     def apply(conn: Connection) -> None:
         existing = {c["name"] for c in sa.inspect(conn).get_columns(table.name)}
-        if column_name in existing:
-            return
-        column = table.c[column_name]
-        ddl = sa.schema.CreateColumn(column).compile(dialect=conn.dialect)
-        conn.execute(sa.text(f"ALTER TABLE {table.name} ADD COLUMN {ddl}"))
+        for column_name in column_names:
+            if column_name in existing:
+                continue
+            column = table.c[column_name]
+            ddl = sa.schema.CreateColumn(column).compile(dialect=conn.dialect)
+            conn.execute(sa.text(f"ALTER TABLE {table.name} ADD COLUMN {ddl}"))
 
     return apply
 
@@ -78,6 +79,7 @@ MIGRATIONS: list[Migration] = [
         schema.reminders, create=("ix_reminders_status_id",), drop=("ix_reminders_claim",),
     )),
     Migration(6, "chat settings", create_tables(schema.chats)),
+    Migration(7, "change notices in the outbox", add_column(schema.reminders, "kind", "detail")),
 ]
 
 
