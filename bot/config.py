@@ -64,6 +64,9 @@ class Config:
     feed_timeout: float = 20.0
     reminder_batch: int = 100
     reminder_lease_seconds: int = 120
+    outbox_check_seconds: int = 60
+    """How often the outbox is looked at for work this process did not plan (``eventbot
+    import`` from a terminal beside the bot, a second bot process); 0: never."""
     early_window_minutes: int = 10
     rate_share: float = 1.0
     """This process's share of each platform's declared limits: 0.5 each when two bot
@@ -84,7 +87,7 @@ class Config:
 
 _LISTS = {"organisers", "adapters", "digest_chats"}
 _INTS = {"horizon_days", "feed_max_bytes", "reminder_batch", "early_window_minutes", "digest_hour",
-         "reminder_lease_seconds", "discord_events_guild"}
+         "reminder_lease_seconds", "discord_events_guild", "outbox_check_seconds"}
 
 
 def load_config(path: Path | None = None, env: Mapping[str, str] | None = None,

@@ -108,6 +108,27 @@ async def test_an_import_from_the_command_line_is_told_once_the_bot_runs(tmp_pat
         assert not notices_by_person(h)
 
 
+async def test_an_import_from_a_terminal_beside_the_running_bot_is_told_within_a_minute(tmp_path: Path) -> None:
+    start = datetime.now(UTC).replace(hour=10, minute=0, second=0, microsecond=0) + timedelta(days=7)
+    feed = tmp_path / "sww.ics"
+    feed.write_bytes(programme(start))
+    db = str(tmp_path / "bot.db")
+    assert (await asyncio.to_thread(eventbot, "--db", db, "import", str(feed), "--calendar", "sww")).returncode == 0
+    async with Harness.open(tmp_path, start=datetime.now(UTC), outbox_check_seconds=60) as h:
+        await h.say("alice", f"/subscribe {oid(WORKSHOP_UID)}")
+        await h.say("bob", f"/subscribe {oid(KEYNOTE_UID)}")
+        await h.advance(timedelta(minutes=1))
+        # The bot runs (its next alarm is the day-before reminders, days away) while the
+        # operator refreshes the programme from a terminal.
+        feed.write_bytes(programme(start, workshop=False))
+        refresh = await asyncio.to_thread(eventbot, "--db", db, "import", str(feed), "--calendar", "sww")
+        assert "1 subscriber will be told of the changes." in refresh.stdout
+        await h.advance(timedelta(minutes=5))  # (the fake clock started before the import ran)
+        assert notices_by_person(h) == {"fake:alice": 1}
+        [alice] = h.adapter.to("alice")
+        assert "“Workshop”" in alice.text and "is cancelled" in alice.text
+
+
 V1_START = datetime(2025, 3, 24, 10, 0, tzinfo=UTC)
 
 

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 REPLAN_JOB = "reminders:replan"
+OUTBOX_JOB = "reminders:outbox"
 DIGEST_JOB = "reminders:digest"
 REPLAN_EVERY = timedelta(hours=1)
 PLAN_CHUNK_ROWS = 50_000
@@ -42,8 +43,19 @@ class ReminderService:
         """Plan from the store as it is now and set the alarms (at start-up)."""
         await self.replan_all()
         self.services.alarms.every(REPLAN_JOB, REPLAN_EVERY, self.replan_all)
+        every = self.services.config.outbox_check_seconds
+        if every > 0:
+            self.services.alarms.every(OUTBOX_JOB, timedelta(seconds=every), self.look_in_outbox)
         self._schedule_digest()
         await self.dispatcher.schedule()
+
+    async def look_in_outbox(self) -> None:
+        """Send what another process put in the outbox (notices from ``eventbot import`` in a
+        terminal, reminders planned by a second bot): this process's alarm does not know of
+        it. A look is a few indexed reads; a drain starts only when something is ready."""
+        when = await self.dispatcher.next_wake()
+        if when is not None and when <= self.services.clock.now():
+            self.dispatcher.poke()
 
     # -- planning ------------------------------------------------------------------------------
 

@@ -67,7 +67,7 @@ async def discord_bot(tmp_path: Path, *extra_features: ModuleType, **settings: A
     async with FakeDiscord.running() as api:
         with api.patched():
             config = replace(Config(), db=tmp_path / "bot.db", organisers=(f"discord:{ALICE.id}",),
-                             discord_token=SecretStr(TOKEN), **settings)
+                             discord_token=SecretStr(TOKEN), **{"outbox_check_seconds": 0, **settings})
             bot = DiscordBot(api, config, FakeClock(START), (*FEATURES, *extra_features))
             await bot.open()
             try:

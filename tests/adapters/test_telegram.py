@@ -58,7 +58,7 @@ class Running:
 
 
 def telegram_config(tmp_path: Path, api: FakeBotApi, **settings: Any) -> Config:
-    settings = {"telegram_base_url": api.base_url, **settings}
+    settings = {"telegram_base_url": api.base_url, "outbox_check_seconds": 0, **settings}
     return replace(Config(), db=tmp_path / "bot.db", organisers=(f"telegram:{ORGANISER}",),
                    telegram_token=SecretStr(api.token), **settings)
 
