@@ -16,6 +16,10 @@ and records each outcome.
   an attempt; a person who cannot be reached privately is marked so, told once in the
   shared chat they subscribed from, and reminded there instead (failed where there is none).
   A reminder whose session has started is expired, never sent late.
+* Programme-change notices share the outbox and every rule above; each carries what it tells
+  and is rendered when sent. One that waits until its sessions are over expires unsent.
+* A message for one person in a shared chat names them as a mention (``Outgoing.mention``),
+  which notifies them where the platform can.
 """
 
 from __future__ import annotations
