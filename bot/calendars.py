@@ -2,8 +2,10 @@
 
 ``CalendarService.sync`` fetches a source, parses it, and compares it with what is stored,
 by identity (UID + RECURRENCE-ID, never the title). The difference is stored in one
-transaction and reported as added / changed / cancelled / restored occurrences; listeners
-registered with ``add_listener`` (the change notices below, the reminder planner) get that
+transaction, together with a change notice for each subscriber of a changed, cancelled or
+restored session (``ChangeNotices``, into the reminder outbox, so a notice is neither lost
+when nothing can send it now nor planned twice), and reported as added / changed / cancelled /
+restored occurrences; listeners registered with ``add_listener`` (the reminder planner) get that
 report.
 
 A session that vanishes from the feed is kept as a cancelled occurrence (its series
@@ -37,8 +39,8 @@ from bot.errors import AdapterUnavailable, DeliveryFailed, FeedError, UserError
 from bot.feeds import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT, FeedFetcher, is_url, normalise_source
 from bot.i18n import N_, Translator, reader_language, translator
 from bot.ical import FeedProblem, expand, feed_hash, parse_feed
-from bot.models import Attachment, ChatRef, Delivery, EventStatus, Occurrence, Outgoing, UserRef
-from bot.ports import CalendarInfo, Clock, HeldRefresh, SeriesRecord, Store
+from bot.models import Attachment, EventStatus, Notice, NoticeItem, NoticeKind, Occurrence, Outgoing, UserRef
+from bot.ports import CalendarInfo, Clock, HeldRefresh, PlannedNotice, SeriesRecord, Store
 from bot.timeutil import format_when, zone
 
 log = logging.getLogger(__name__)
@@ -106,6 +108,7 @@ class SyncReport:
     series: int = 0
     occurrences: int = 0
     held: HeldRefresh | None = None
+    notices: int = 0
 
     @property
     def has_changes(self) -> bool:
@@ -125,6 +128,9 @@ class SyncReport:
                      _("{added} added, {changed} changed, {cancelled} cancelled, {restored} restored.",
                        added=len(self.added), changed=len(self.changed), cancelled=len(self.cancelled),
                        restored=len(self.restored))]
+            if self.notices:
+                lines.append(_.plural("{n} subscriber will be told of the changes.",
+                                      "{n} subscribers will be told of the changes.", self.notices))
         if self.problems:
             lines.append(_.plural("{n} item was skipped or repaired:", "{n} items were skipped or repaired:",
                                   len(self.problems)))
@@ -161,8 +167,10 @@ class CalendarService:
         default_timezone: str = "UTC",
         fetcher: FeedFetcher | None = None,
         max_cancel_share: float = DEFAULT_MAX_CANCEL_SHARE,
+        notices: ChangeNotices | None = None,
     ) -> None:
         self.store = store
+        self.notices = notices
         self.clock = clock
         self.horizon = timedelta(days=horizon_days)
         self.default_timezone = default_timezone
@@ -359,6 +367,8 @@ class CalendarService:
 
         info = replace(base, source=source, timezone=tz, etag=etag, last_modified=last_modified,
                        content_hash=content_hash, last_sync=now, last_error="", held=None)
+        notices = await self.notices.plan(notice_items(report), name, now) if self.notices is not None else []
+        report.notices = len(notices)
         report_progress("store", 0, 1)
         await repo.apply_sync(
             name,
@@ -367,6 +377,7 @@ class CalendarService:
             upsert_occurrences=upserts,
             delete_occurrences=[],
             info=info,
+            notices=notices,
         )
         report_progress("store", 1, 1)
         saved = await repo.get_calendar(name)
@@ -555,55 +566,62 @@ def occurrence_event(o: Occurrence) -> icalendar.Event:
 
 
 class ChangeNotices:
-    """Tells each subscriber of a changed, cancelled or restored session, once per refresh, in
-    their language and zone."""
+    """Plans the notices a refresh calls for: one per subscriber of the sessions it changed,
+    cancelled or restored, listing those sessions. They are stored with the refresh, in the
+    reminder outbox, and the dispatcher sends them as it sends reminders (privately, else in
+    the person's shared chat, rate-limited and retried), rendered in the reader's language
+    and zone (``render_notice``)."""
 
-    def __init__(self, store: Store, send: Send, clock: Clock, *, default_language: str = "en",
-                 default_timezone: str = "UTC") -> None:
+    def __init__(self, store: Store) -> None:
         self.store = store
-        self.send = send
-        self.clock = clock
-        self.default_language = default_language
-        self.default_timezone = default_timezone
 
-    async def __call__(self, report: SyncReport) -> None:
-        now = self.clock.now()
-        per_person: dict[str, list[tuple[Occurrence, Change | None]]] = {}
-        affected: list[tuple[Occurrence, Change | None]] = [
-            *((c.after, c) for c in report.changed), *((o, None) for o in report.cancelled),
-            *((c.after, c) for c in report.restored)]
-        for occurrence, change in affected:
-            if occurrence.end <= now and (change is None or change.before.end <= now):
+    async def plan(self, items: Sequence[NoticeItem], calendar: str, now: datetime) -> list[PlannedNotice]:
+        per_person: dict[str, list[NoticeItem]] = {}
+        for item in items:
+            if _over(item) <= now:
                 continue  # nobody needs to hear about a session that is over
-            for user_id in await self.store.people.subscribers_of(occurrence):
-                per_person.setdefault(user_id, []).append((occurrence, change))
-        for user_id, items in per_person.items():
-            settings = await self.store.people.get_settings(user_id)
-            # In the shared chat when they asked for it there, or when private messages cannot
-            # reach them (as reminders do).
-            in_chat = bool(settings.delivery_chat) and (
-                settings.delivery is Delivery.CHANNEL or bool(await self.store.reminders.unreachable([user_id])))
-            chat = settings.delivery_chat if in_chat else None
-            _ = translator(await reader_language(self.store.people, settings, chat, self.default_language))
-            tz = zone(settings.timezone or self.default_timezone)
-            items.sort(key=lambda item: item[0].start)
-            lines = [_("Programme changes in “{calendar}”:", calendar=report.calendar)]
-            lines += [notice_line(o, c, tz, _) for o, c in items[:NOTICE_LINES]]
-            if len(items) > NOTICE_LINES:
-                lines.append(_("…and {n} more.", n=len(items) - NOTICE_LINES))
-            if chat:
-                # In a shared chat, say whom it is for.
-                lines[0] = _("For {name}: {heading}", name=settings.display_name or user_id.partition(":")[2],
-                             heading=lines[0])
-                message = Outgoing("\n".join(lines), chat=ChatRef(chat), kind="notice",
-                                   starts_at=items[0][0].start)
-            else:
-                message = Outgoing("\n".join(lines), user=UserRef(user_id), kind="notice",
-                                   starts_at=items[0][0].start)
-            try:
-                await self.send(message)
-            except (DeliveryFailed, AdapterUnavailable) as error:
-                log.warning("change notice to %s not delivered: %s", user_id, error)
+            for user_id in await self.store.people.subscribers_of(item.after):
+                per_person.setdefault(user_id, []).append(item)
+        planned = []
+        for user_id, mine in per_person.items():
+            mine.sort(key=lambda item: (item.after.start, item.after.id))
+            notice = Notice(calendar, tuple(mine[:NOTICE_LINES]), more=max(0, len(mine) - NOTICE_LINES))
+            planned.append(PlannedNotice(user_id, notice, ready_ts=int(now.timestamp()),
+                                         until_ts=int(max(_over(item) for item in mine).timestamp())))
+        return planned
+
+
+def notice_items(report: SyncReport) -> list[NoticeItem]:
+    """What a refresh tells subscribers: each changed, cancelled or restored session."""
+    items = [NoticeItem(NoticeKind.RESTORED if "status" in c.fields else NoticeKind.CHANGED, c.after, c.before,
+                        c.fields) for c in report.changed]
+    items += [NoticeItem(NoticeKind.CANCELLED, o) for o in report.cancelled]
+    items += [NoticeItem(NoticeKind.RESTORED, c.after, c.before, c.fields) for c in report.restored]
+    return items
+
+
+def _over(item: NoticeItem) -> datetime:
+    """When a notice about this session stops mattering: once it is over, where it was and
+    where it is now."""
+    return max(item.after.end, item.before.end) if item.before is not None else item.after.end
+
+
+def render_notice(notice: Notice, tz: Any, _: Translator, *, for_name: str | None = None) -> str:
+    """``Programme changes in “sww”:`` and a line per session, for one reader; in a shared
+    chat (``for_name``), headed with whom it is for."""
+    heading = _("Programme changes in “{calendar}”:", calendar=notice.calendar)
+    if for_name is not None:
+        heading = _("For {name}: {heading}", name=for_name, heading=heading)
+    lines = [heading]
+    for item in notice.items:
+        change = None
+        if item.kind is not NoticeKind.CANCELLED:
+            fields = item.fields or (("status",) if item.kind is NoticeKind.RESTORED else ())
+            change = Change(item.before or item.after, item.after, fields)
+        lines.append(notice_line(item.after, change, tz, _))
+    if notice.more:
+        lines.append(_("…and {n} more.", n=notice.more))
+    return "\n".join(lines)
 
 
 class HoldNotices:

@@ -70,6 +70,9 @@ class Config:
     worker_heartbeat_seconds: int = 2
     """How often this process says it is alive; silent for three, it is taken for dead and
     what it claimed is sent by another (or by itself, restarted)."""
+    outbox_check_seconds: int = 60
+    """How often the outbox is looked at for work this process did not plan (``eventbot
+    import`` from a terminal beside the bot, a second bot process); 0: never."""
     early_window_minutes: int = 10
     rate_share: float = 1.0
     """This process's share of each platform's declared limits: 0.5 each when two bot
@@ -90,7 +93,7 @@ class Config:
 
 _LISTS = {"organisers", "adapters", "digest_chats"}
 _INTS = {"horizon_days", "feed_max_bytes", "reminder_batch", "early_window_minutes", "digest_hour",
-         "reminder_lease_seconds", "worker_heartbeat_seconds", "discord_events_guild"}
+         "reminder_lease_seconds", "worker_heartbeat_seconds", "discord_events_guild", "outbox_check_seconds"}
 
 
 def load_config(path: Path | None = None, env: Mapping[str, str] | None = None,

@@ -135,6 +135,40 @@ class Attachment:
 
 
 @dataclass(frozen=True, slots=True)
+class Mention:
+    """A person named in a message's text, whom the platform should notify.
+
+    The text names them in full (``Bryn: …``), so it reads the same where a platform
+    cannot notify anyone; adapters that can turn that name into a mention (Discord's
+    ``<@id>``, Telegram's ``tg://user?id=`` link) and let it notify that person only.
+
+    Attributes:
+        user: Whom to notify.
+        start: Where their name begins in ``Outgoing.text`` (in characters).
+        length: How long the name is there.
+    """
+
+    user: UserRef
+    start: int
+    length: int
+
+    @classmethod
+    def within(cls, text: str, name: str, user: UserRef) -> tuple[str, Mention]:
+        """``text`` holds the placeholder ``MENTION`` once: return it with ``name`` in its
+        place, and the mention of that name."""
+        start = text.index(MENTION)
+        return text[:start] + name + text[start + len(MENTION):], cls(user, start, len(name))
+
+    def name_in(self, text: str) -> str:
+        return text[self.start:self.start + self.length]
+
+
+MENTION = "\ufffcname\ufffc"
+"""A placeholder for a name to mention, passed as the name to a translated text; the
+translation moves it where the language puts the name (``Mention.within``)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Outgoing:
     """A message the core wants delivered.
 
@@ -153,6 +187,9 @@ class Outgoing:
             show a viewer-local timestamp (Discord's ``<t:…>``) may do so.
         kind: What the message is (``reply``, ``reminder``, ``notice``, ``poll``, ...), for
             adapters that style messages differently.
+        mention: A person the text names who should be notified (a reminder for one
+            person posted in a shared chat); adapters that cannot notify leave the name
+            as it is.
     """
 
     text: str
@@ -163,10 +200,15 @@ class Outgoing:
     attachment: Attachment | None = None
     starts_at: datetime | None = None
     kind: str = "reply"
+    mention: Mention | None = None
 
     def __post_init__(self) -> None:
         if (self.chat is None) == (self.user is None):
             raise ValueError("Outgoing needs exactly one of chat or user")
+        if self.mention is not None and not (
+                self.mention.start >= 0 and self.mention.length > 0
+                and self.mention.start + self.mention.length <= len(self.text)):
+            raise ValueError("Outgoing.mention must lie within the text")
 
     @property
     def destination(self) -> str:
@@ -320,12 +362,61 @@ class FacilitatorGrant:
     granted_by: str = ""
 
 
+class NoticeKind(enum.StrEnum):
+    """What happened to a session that its subscribers are told about."""
+
+    CHANGED = "changed"
+    """Moved, renamed, relocated or given a new link (``NoticeItem.fields`` says which)."""
+    CANCELLED = "cancelled"
+    RESTORED = "restored"
+    """On again after being cancelled (possibly changed as well)."""
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeItem:
+    """One session in a programme-change notice, as the refresh that planned it saw it.
+
+    Attributes:
+        kind: What happened to it.
+        after: The session as it is now.
+        before: The session as it was, for changed and restored ones.
+        fields: What changed, among ``time``, ``title``, ``location``, ``link`` and
+            ``status``.
+    """
+
+    kind: NoticeKind
+    after: Occurrence
+    before: Occurrence | None = None
+    fields: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A programme-change notice for one person: the sessions they follow that one refresh
+    changed, soonest first. It is rendered when it is sent, in the reader's language and zone.
+
+    Attributes:
+        calendar: The calendar that changed.
+        items: The sessions (the first few, when many changed).
+        more: How many more changed beyond ``items``.
+    """
+
+    calendar: str
+    items: tuple[NoticeItem, ...]
+    more: int = 0
+
+
 class ReminderStatus(enum.StrEnum):
     PENDING = "pending"
     SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
     EXPIRED = "expired"
+
+
+SESSION_STARTED = "the session had already started"
+SESSIONS_OVER = "the sessions it was about were over"
+"""Why a reminder, or a change notice, expired unsent (its ``last_error``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -345,6 +436,10 @@ class Reminder:
         attempts: Failed delivery attempts so far.
         last_error: Why the last attempt failed, for organisers.
         sent_at: When it was delivered.
+        notice: For a programme-change notice in the same outbox, what it tells (then
+            ``occurrence_id`` is its first session, ``offset`` is negative and unique per
+            refresh, ``start`` is when the sessions it tells of are over, after which it
+            expires unsent, and ``due`` is when it was planned).
     """
 
     id: int
@@ -359,6 +454,7 @@ class Reminder:
     attempts: int = 0
     last_error: str = ""
     sent_at: datetime | None = None
+    notice: Notice | None = None
 
 
 # --------------------------------------------------------------------------- live sessions

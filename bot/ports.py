@@ -21,6 +21,7 @@ from bot.models import (
     LiveBinding,
     LiveSession,
     NativePollAnswers,
+    Notice,
     Occurrence,
     Outgoing,
     Poll,
@@ -286,8 +287,10 @@ class CalendarRepository(Protocol):
         upsert_occurrences: Sequence[Occurrence],
         delete_occurrences: Sequence[str],
         info: CalendarInfo,
+        notices: Sequence[PlannedNotice] = (),
     ) -> None:
-        """Apply one refresh atomically: either all of it is stored or none of it."""
+        """Apply one refresh atomically, with the change notices it calls for put in the
+        reminder outbox: either all of it is stored or none of it."""
         ...
 
     async def occurrences_between(
@@ -406,6 +409,24 @@ class PlannedReminder:
     due_ts: int
     ready_ts: int | None = None
     """When it may first be sent, if before ``due_ts`` (one of many into one group)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedNotice:
+    """A programme-change notice to put in the outbox for one person (times in UTC epoch
+    seconds).
+
+    Attributes:
+        user_id: Whom it tells.
+        notice: What it tells; its first item's session is the row's occurrence.
+        ready_ts: When it was planned (the refresh's time), and may be sent.
+        until_ts: When the sessions it tells of are over: it expires unsent after that.
+    """
+
+    user_id: str
+    notice: Notice
+    ready_ts: int
+    until_ts: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -61,6 +61,9 @@ class Harness:
     @contextlib.asynccontextmanager
     async def open(cls, tmp_path: Path, *, start: datetime = START, adapter: FakeAdapter | None = None,
                    **settings: Any) -> AsyncIterator[Harness]:
+        # Looking in the outbox every minute would stop a fake clock moved through days at
+        # every minute of them: only the tests about other processes' work ask for it.
+        settings.setdefault("outbox_check_seconds", 0)
         config = replace(Config(), db=tmp_path / "bot.db", organisers=("fake:org",), **settings)
         clock = FakeClock(start)
         adapter = adapter or FakeAdapter(clock=clock)

@@ -222,6 +222,7 @@ async def test_each_subscriber_gets_one_notice_in_their_language_and_zone(
     harness.adapter.clear()
     server.feed = V2
     await service.sync("sww")
+    await harness.advance(timedelta(0))  # the outbox sends what the refresh planned
     [alice] = harness.adapter.to("alice")
     assert alice.kind == "notice"
     lines = alice.text.splitlines()
@@ -481,6 +482,7 @@ async def test_channel_delivery_names_the_person(harness: Harness, server: FakeF
     harness.adapter.clear()
     server.feed = V2
     await service.sync("sww")
+    await harness.advance(timedelta(0))  # the outbox sends what the refresh planned
     [notice] = harness.adapter.in_chat("fake:room")
     assert notice.text.startswith("For Gwen: Programme changes in “sww”:") and "Workshop" in notice.text
     assert harness.adapter.to("gwen") == []
@@ -498,6 +500,7 @@ async def test_someone_unreachable_privately_is_told_in_their_chat_in_its_langua
     harness.adapter.clear()
     server.feed = V2
     await service.sync("sww")
+    await harness.advance(timedelta(0))  # the outbox sends what the refresh planned
     [notice] = harness.adapter.in_chat("fake:room")
     assert notice.text.startswith("Ar gyfer Gwen: ") and "Workshop" in notice.text
     assert harness.adapter.to("gwen") == []

@@ -102,6 +102,7 @@ async def test_an_empty_feed_is_held_then_forced_then_restored(harness: Harness,
 
     # An organiser decides the feed is right after all.
     [*_, forced] = await h.say("org", f"/import {server.url()} sww --force")
+    await h.advance(timedelta(0))  # the outbox sends the notices the refresh planned
     assert "8 cancelled" in forced
     assert await upcoming(h) == []
     cancelled = await h.app.store.calendars.occurrences_of_calendar("sww")
@@ -150,6 +151,7 @@ async def test_losing_fewer_than_half_is_applied_and_more_is_held(harness: Harne
     # Four of eight is half, not more than half: applied.
     server.feed = without(SWW, "identity-over-time", "boundaries", "regulators", "do-you-get-me")
     [*_, report] = await h.say("org", f"/import {server.url()} sww")
+    await h.advance(timedelta(0))  # the outbox sends the notices the refresh planned
     assert "4 cancelled" in report and len(await upcoming(h)) == 4
     assert len(notices(h, "alice")) == 1
     h.adapter.clear()
@@ -157,6 +159,7 @@ async def test_losing_fewer_than_half_is_applied_and_more_is_held(harness: Harne
     server.feed = without(SWW, "identity-over-time", "boundaries", "regulators", "do-you-get-me",
                           "ai-and-social-work", "moral-injury", "neurodivergent")
     [*_, report] = await h.say("org", f"/import {server.url()} sww")
+    await h.advance(timedelta(0))
     assert "held" in report.lower() and "3 of 4" in report and len(await upcoming(h)) == 4
     assert notices(h, "alice") == []
 

@@ -90,3 +90,27 @@ async def test_migration_5_reindexes_an_older_outbox(tmp_path: Path) -> None:
         assert await store.schema_version() >= 5
     finally:
         await store.close()
+
+
+async def test_migration_7_lets_an_older_outbox_hold_change_notices(tmp_path: Path) -> None:
+    db = tmp_path / "bot.db"
+    clock = FakeClock(START)
+    store = await SqlStore.open(db, clock)
+    due = int(START.timestamp())
+    await store.reminders.apply_plan(now=due, inserts=planned(3, due), updates=[], deletes=[])
+    async with store.engine.begin() as conn:
+        # The outbox as it was before notices shared it.
+        await conn.exec_driver_sql("ALTER TABLE reminders DROP COLUMN kind")
+        await conn.exec_driver_sql("ALTER TABLE reminders DROP COLUMN detail")
+        await conn.exec_driver_sql("DELETE FROM schema_version WHERE version = 7")
+    await store.close()
+
+    store = await SqlStore.open(db, clock)
+    try:
+        assert await store.schema_version() >= 7
+        # The reminders already waiting are reminders still, planned and claimed as before.
+        assert len(await store.reminders.planned(after=due)) == 3
+        claimed = await store.reminders.claim("token", due + 3600, {"fake": due + 3600}, 10)
+        assert len(claimed) == 3 and all(r.notice is None for r in claimed)
+    finally:
+        await store.close()

@@ -489,6 +489,13 @@ def _render(message: Outgoing, *, native_poll: bool) -> dict[str, Any]:
         kwargs["poll"] = poll
         return kwargs
     kwargs["embed"] = render_embed(message)
+    mentioned = _mentioned(message)
+    if mentioned is not None:
+        # A mention inside an embed notifies nobody: it goes in the content, and only that
+        # person may be notified by it.
+        kwargs["content"] = f"<@{mentioned}>"
+        kwargs["allowed_mentions"] = discord.AllowedMentions(
+            everyone=False, users=[discord.Object(id=mentioned)], roles=False, replied_user=False)
     view = _view(message.buttons or _poll_buttons(message.poll))
     if view is not None:
         kwargs["view"] = view
@@ -557,6 +564,16 @@ def _retry_after(exc: discord.HTTPException) -> float:
 
 def _snowflake(namespaced_id: str) -> int:
     return int(namespaced_id.partition(":")[2])
+
+
+def _mentioned(message: Outgoing) -> int | None:
+    """The Discord user a message in a shared chat is for, if it names one."""
+    if message.mention is None or message.chat is None or message.mention.user.platform != "discord":
+        return None
+    try:
+        return _snowflake(message.mention.user.id)
+    except ValueError:
+        return None
 
 
 def _user_ref(user: discord.User | discord.Member) -> UserRef:

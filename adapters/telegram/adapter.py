@@ -52,7 +52,7 @@ from adapters.telegram.convert import (
 from adapters.telegram.redact import TokenRedactor
 from bot.config import Config
 from bot.errors import AdapterUnavailable, ConfigError, DeliveryFailed, RateLimited, RecipientUnreachable
-from bot.models import Button, Delivered, NativePollAnswers, Outgoing, PollSpec, Role
+from bot.models import Button, Delivered, Mention, NativePollAnswers, Outgoing, PollSpec, Role
 from bot.ports import Capability, CommandMenu, MessageHandler, RateLimits
 
 log = logging.getLogger(__name__)
@@ -273,19 +273,21 @@ class TelegramAdapter:
                 return Delivered(str(sent.message_id), poll_ref=sent.poll.id if sent.poll else None)
             if message.attachment is not None:
                 return await self._send_file(chat_id, message, markup)
-            return await self._send_text(chat_id, message.text, markup)
+            return await self._send_text(chat_id, message.text, markup, message.mention)
         except TelegramError as exc:
             raise _translate(exc, destination, private=message.user is not None or chat_id > 0) from None
 
-    async def _send_text(self, chat_id: int, text: str, markup: InlineKeyboardMarkup | None) -> Delivered:
+    async def _send_text(self, chat_id: int, text: str, markup: InlineKeyboardMarkup | None,
+                         mention: Mention | None = None) -> Delivered:
         pieces = list(chunks(text))
         if not pieces:
             raise DeliveryFailed("an empty message cannot be sent to Telegram", transient=False)
         sent: Message | None = None
         for index, piece in enumerate(pieces):
             last = index == len(pieces) - 1
-            sent = await self._bot.send_message(chat_id, to_html(piece), parse_mode=ParseMode.HTML,
-                                                reply_markup=markup if last else None)
+            # The first piece begins where the text does, so the mention's place holds in it.
+            sent = await self._bot.send_message(chat_id, to_html(piece, mention if index == 0 else None),
+                                                parse_mode=ParseMode.HTML, reply_markup=markup if last else None)
         assert sent is not None
         return Delivered(str(sent.message_id))
 

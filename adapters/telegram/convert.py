@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 from telegram import CallbackQuery, Chat, Message, MessageEntity, PollAnswer, Update, User
 
-from bot.models import ChatKind, ChatRef, Incoming, UserRef
+from bot.models import ChatKind, ChatRef, Incoming, Mention, UserRef
 
 log = logging.getLogger(__name__)
 
@@ -134,10 +134,19 @@ def _from_poll_answer(answer: PollAnswer, update_id: int) -> Incoming | None:
                     action=f"npoll:{answer.poll_id}:{options}", locale=answer.user.language_code)
 
 
-def to_html(text: str) -> str:
+def to_html(text: str, mention: Mention | None = None) -> str:
     """Plain text for ``parse_mode=HTML``: only <, > and & need escaping; the rest
-    (emoji, ŵ, ŷ, quotes) passes through as UTF-8."""
-    return html.escape(text, quote=False)
+    (emoji, ŵ, ŷ, quotes) passes through as UTF-8. A Telegram user's name that ``mention``
+    marks becomes a ``tg://user?id=`` link, which notifies that person and nobody else."""
+    if mention is None or mention.start + mention.length > len(text):
+        return html.escape(text, quote=False)
+    try:
+        user_id = platform_id(mention.user.id)
+    except ValueError:
+        return html.escape(text, quote=False)  # someone on another platform: named, not mentioned
+    end = mention.start + mention.length
+    return (html.escape(text[:mention.start], quote=False) + f'<a href="tg://user?id={user_id}">'
+            + html.escape(text[mention.start:end], quote=False) + "</a>" + html.escape(text[end:], quote=False))
 
 
 def utf16_len(text: str) -> int:

@@ -47,18 +47,17 @@ def feed_job_id(name: str) -> str:
 
 
 async def setup(services: Services, stack: contextlib.AsyncExitStack) -> None:
-    """Open the feed fetcher, make the calendar service the app's schedule, send change
-    notices (and tell the organisers of a held refresh), and refresh the configured feeds on
-    their intervals."""
+    """Open the feed fetcher, make the calendar service the app's schedule (planning change
+    notices with each refresh, and telling the organisers of a held one), and refresh the
+    configured feeds on their intervals."""
     config = services.config
     configured = {feed.name for feed in config.feeds}
     fetcher = await stack.enter_async_context(
         FeedFetcher(max_bytes=config.feed_max_bytes, timeout=config.feed_timeout))
     service = CalendarService(services.store, services.clock, horizon_days=config.horizon_days,
                               default_timezone=config.timezone, fetcher=fetcher,
-                              max_cancel_share=config.feed_max_cancel_share)
-    service.add_listener(ChangeNotices(services.store, services.messenger.send, services.clock,
-                                       default_language=config.language, default_timezone=config.timezone))
+                              max_cancel_share=config.feed_max_cancel_share,
+                              notices=ChangeNotices(services.store))
     service.add_hold_listener(HoldNotices(services.store, services.messenger.send, config.organisers,
                                           default_language=config.language,
                                           max_cancel_share=config.feed_max_cancel_share))

@@ -40,9 +40,11 @@ async def setup(services: Services, stack: contextlib.AsyncExitStack) -> None:
 
 def _follow_calendar(service: ReminderService) -> ChangeListener:
     """After each feed refresh: new and restored sessions get reminders, moved ones move
-    theirs, and cancelled or vanished ones lose theirs."""
+    theirs, and cancelled or vanished ones lose theirs; the change notices stored with it go out."""
 
     async def on_sync(report: SyncReport) -> None:
+        if report.notices:
+            service.dispatcher.poke()
         changed = [o.id for o in report.added] + [c.after.id for c in report.changed + report.restored]
         await service.occurrences_changed(changed, [o.id for o in report.cancelled])
 

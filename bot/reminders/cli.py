@@ -1,5 +1,6 @@
 """``eventbot reminders``: the outbox as organisers see it — counts by status, the current
-fan-out's progress, the bot processes working on it, and the reminders of one status (failed
+fan-out's progress, the bot processes working on it, and the reminders (and programme-change
+notices) of one status (failed
 by default)."""
 
 from __future__ import annotations
@@ -27,11 +28,19 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def reminder_json(r: Reminder, titles: dict[str, str]) -> dict[str, Any]:
-    return {"id": r.id, "user": r.user_id, "occurrence": r.occurrence_id,
-            "title": titles.get(r.occurrence_id, ""), "offset_seconds": int(r.offset.total_seconds()),
-            "start": r.start.isoformat(), "due": r.due.isoformat(), "next_try": r.ready.isoformat(),
-            "status": r.status.value, "attempts": r.attempts, "last_error": r.last_error,
-            "sent_at": r.sent_at.isoformat() if r.sent_at else None}
+    row: dict[str, Any] = {"id": r.id, "kind": "reminder" if r.notice is None else "notice", "user": r.user_id,
+           "occurrence": r.occurrence_id, "title": titles.get(r.occurrence_id, ""),
+           "offset_seconds": int(r.offset.total_seconds()), "start": r.start.isoformat(), "due": r.due.isoformat(),
+           "next_try": r.ready.isoformat(), "status": r.status.value, "attempts": r.attempts,
+           "last_error": r.last_error, "sent_at": r.sent_at.isoformat() if r.sent_at else None}
+    if r.notice is not None:
+        # A notice tells of sessions as the refresh saw them; "start" is when they are over.
+        row["title"] = r.notice.items[0].after.title
+        row["calendar"] = r.notice.calendar
+        row["sessions"] = [{"occurrence": i.after.id, "title": i.after.title, "change": i.kind.value,
+                            "fields": list(i.fields)} for i in r.notice.items]
+        row["more_sessions"] = r.notice.more
+    return row
 
 
 async def reminders_command(args: argparse.Namespace, config: Config) -> int:
@@ -49,7 +58,7 @@ async def reminders_command(args: argparse.Namespace, config: Config) -> int:
                     "silent_seconds": max(0, now - w.heartbeat_ts)} for w in await store.workers.workers()]
         titles: dict[str, str] = {}
         for r in found:
-            if r.occurrence_id not in titles:
+            if r.occurrence_id not in titles and r.notice is None:
                 o = await store.calendars.get_occurrence(r.occurrence_id)
                 titles[r.occurrence_id] = o.title if o else ""
     finally:
@@ -73,8 +82,14 @@ async def reminders_command(args: argparse.Namespace, config: Config) -> int:
     if not rows:
         print(f"no {status.value} reminders", file=sys.stderr)
     for row in rows:
-        line = (f"#{row['id']} {row['status']} {row['user']} “{row['title'] or row['occurrence']}” "
-                f"due {row['due']} (start {row['start']}), attempts {row['attempts']}")
+        if row["kind"] == "notice":
+            more = len(row["sessions"]) - 1 + row["more_sessions"]
+            line = (f"#{row['id']} {row['status']} notice {row['user']} “{row['title']}”"
+                    f"{f' and {more} more' if more else ''}: planned {row['due']} (matters until {row['start']}), "
+                    f"attempts {row['attempts']}")
+        else:
+            line = (f"#{row['id']} {row['status']} {row['user']} “{row['title'] or row['occurrence']}” "
+                    f"due {row['due']} (start {row['start']}), attempts {row['attempts']}")
         if row["last_error"]:
             line += f": {row['last_error']}"
         print(line)

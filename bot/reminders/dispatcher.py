@@ -18,6 +18,10 @@ and records each outcome.
   an attempt; a person who cannot be reached privately is marked so, told once in the
   shared chat they subscribed from, and reminded there instead (failed where there is none).
   A reminder whose session has started is expired, never sent late.
+* Programme-change notices share the outbox and every rule above; each carries what it tells
+  and is rendered when sent. One that waits until its sessions are over expires unsent.
+* A message for one person in a shared chat names them as a mention (``Outgoing.mention``),
+  which notifies them where the platform can.
 """
 
 from __future__ import annotations
@@ -38,13 +42,18 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from bot.calendars import render_notice
 from bot.errors import AdapterUnavailable, DeliveryFailed, RateLimited, RecipientUnreachable
 from bot.i18n import reader_language, translator
 from bot.models import (
+    MENTION,
+    SESSION_STARTED,
+    SESSIONS_OVER,
     ChatKind,
     ChatRef,
     Delivery,
     EventStatus,
+    Mention,
     Occurrence,
     Outgoing,
     Reminder,
@@ -122,11 +131,36 @@ class _Batch:
 @dataclass
 class _Job:
     reminder: Reminder
-    occurrence: Occurrence
+    occurrence: Occurrence | None
+    """The session a reminder is for; None for a change notice (which carries its own)."""
     settings: UserSettings
     chat: str
     group: bool
     batch: _Batch
+
+    @property
+    def deadline(self) -> datetime:
+        """After this it is not sent: a reminder once its session starts, a notice once the
+        sessions it tells of are over."""
+        return self.occurrence.start if self.occurrence is not None else self.reminder.start
+
+    @property
+    def late(self) -> str:
+        return SESSION_STARTED if self.occurrence is not None else SESSIONS_OVER
+
+    @property
+    def title(self) -> str:
+        if self.occurrence is not None:
+            return self.occurrence.title
+        assert self.reminder.notice is not None
+        return self.reminder.notice.items[0].after.title
+
+    @property
+    def starts_at(self) -> datetime:
+        if self.occurrence is not None:
+            return self.occurrence.start
+        assert self.reminder.notice is not None
+        return self.reminder.notice.items[0].after.start
 
 
 def render_reminder(o: Occurrence, settings: UserSettings, default_zone: str, default_language: str,
@@ -398,7 +432,7 @@ class Dispatcher:
     async def _deliver(self, batch: _Batch, reminders: list[Reminder]) -> None:
         now = self.clock.now()
         occurrences: dict[str, Occurrence | None] = {}
-        for oid in {r.occurrence_id for r in reminders}:
+        for oid in {r.occurrence_id for r in reminders if r.notice is None}:
             occurrences[oid] = await self.store.calendars.get_occurrence(oid)
         users = sorted({r.user_id for r in reminders})
         settings = await self.store.people.get_many_settings(users)
@@ -407,11 +441,17 @@ class Dispatcher:
         for r in reminders:
             o = occurrences.get(r.occurrence_id)
             s = settings.get(r.user_id) or UserSettings(r.user_id)
-            if o is None or o.status is EventStatus.CANCELLED:
+            if r.notice is not None:
+                if r.start <= now:
+                    self._finish(batch, r, ReminderStatus.EXPIRED, SESSIONS_OVER)
+                    continue
+            elif o is None or o.status is EventStatus.CANCELLED:
                 self._finish(batch, r, ReminderStatus.EXPIRED, "the session was cancelled")
+                continue
             elif o.start <= now:
-                self._finish(batch, r, ReminderStatus.EXPIRED, "the session had already started")
-            elif s.delivery_chat and (s.delivery is Delivery.CHANNEL or r.user_id in unreachable):
+                self._finish(batch, r, ReminderStatus.EXPIRED, SESSION_STARTED)
+                continue
+            if s.delivery_chat and (s.delivery is Delivery.CHANNEL or r.user_id in unreachable):
                 # in the shared chat by choice, or because their private chat is closed
                 jobs.append(_Job(r, o, await self._in_chat(s, s.delivery_chat), s.delivery_chat, group=True, batch=batch))
             elif r.user_id in unreachable:
@@ -474,9 +514,8 @@ class Dispatcher:
                     continue
                 else:
                     break
-                if now >= job.occurrence.start:
-                    self._finish(job.batch, job.reminder, ReminderStatus.EXPIRED,
-                                 "the session had already started")
+                if now >= job.deadline:
+                    self._finish(job.batch, job.reminder, ReminderStatus.EXPIRED, job.late)
                     continue
                 platform = job.reminder.platform
                 at, reserved = self.limiter.take(now, platform, job.chat, group=job.group)
@@ -544,6 +583,8 @@ class Dispatcher:
     def _message(self, job: _Job) -> Outgoing:
         config = self.services.config
         s = job.settings
+        if job.occurrence is None:
+            return self._notice(job)
         now = self.clock.now()
         # A fan-out renders the same words for thousands of people: cache per session, reader
         # language and zone, and minute.
@@ -555,12 +596,32 @@ class Dispatcher:
             text = self._rendered[key] = render_reminder(job.occurrence, s, config.timezone, config.language, now)
         if job.group:
             _ = translator(s.language or config.language)
-            name = s.display_name or job.reminder.user_id.partition(":")[2]
-            return Outgoing(text=_("{name}: {reminder}", name=name, reminder=text),
-                            chat=ChatRef(job.chat, ChatKind.GROUP), starts_at=job.occurrence.start,
-                            kind="reminder")
+            text, mention = self._mention(job, _("{name}: {reminder}", name=MENTION, reminder=text))
+            return Outgoing(text=text, chat=ChatRef(job.chat, ChatKind.GROUP), starts_at=job.occurrence.start,
+                            kind="reminder", mention=mention)
         return Outgoing(text=text, user=UserRef(job.reminder.user_id, s.display_name),
                         starts_at=job.occurrence.start, kind="reminder")
+
+    def _notice(self, job: _Job) -> Outgoing:
+        config = self.services.config
+        s, notice = job.settings, job.reminder.notice
+        assert notice is not None
+        _ = translator(s.language or config.language)
+        tz = safe_zone(s.timezone, config.timezone)
+        if job.group:
+            text, mention = self._mention(job, render_notice(notice, tz, _, for_name=MENTION))
+            return Outgoing(text=text, chat=ChatRef(job.chat, ChatKind.GROUP), starts_at=job.starts_at,
+                            kind="notice", mention=mention)
+        return Outgoing(text=render_notice(notice, tz, _), user=UserRef(job.reminder.user_id, s.display_name),
+                        starts_at=job.starts_at, kind="notice")
+
+    @staticmethod
+    def _mention(job: _Job, text: str) -> tuple[str, Mention]:
+        """Name the person where ``text`` holds ``MENTION``, as a mention that notifies them
+        in a shared chat where the platform can."""
+        user_id, s = job.reminder.user_id, job.settings
+        name = s.display_name or user_id.partition(":")[2] or user_id
+        return Mention.within(text, name, UserRef(user_id, s.display_name))
 
     async def _send(self, job: _Job, jobs: deque[_Job]) -> None:
         r, batch = job.reminder, job.batch
@@ -628,13 +689,19 @@ class Dispatcher:
         if not await self.repo.take_notice(user_id):
             return
         _ = translator(await reader_language(self.store.people, s, s.delivery_chat, self.services.config.language))
-        name = s.display_name or user_id.partition(":")[2]
-        text = _("{name}, I could not send you a private reminder for “{title}”: you may have blocked me "
-                 "or never started a chat with me, so your reminders will come here. To get them privately "
-                 "again, open a private chat with me and send /delivery dm.", name=name, title=job.occurrence.title)
+        if job.occurrence is not None:
+            text = _("{name}, I could not send you a private reminder for “{title}”: you may have blocked me "
+                     "or never started a chat with me, so your reminders will come here. To get them privately "
+                     "again, open a private chat with me and send /delivery dm.", name=MENTION, title=job.title)
+        else:
+            text = _("{name}, I could not tell you privately about a change to “{title}”: you may have blocked "
+                     "me or never started a chat with me, so your reminders and notices will come here. To get "
+                     "them privately again, open a private chat with me and send /delivery dm.",
+                     name=MENTION, title=job.title)
+        text, mention = self._mention(job, text)
         try:
             await self.services.messenger.send(Outgoing(text=text, chat=ChatRef(s.delivery_chat, ChatKind.GROUP),
-                                                        kind="notice"))
+                                                        kind="notice", mention=mention))
         except (DeliveryFailed, AdapterUnavailable) as exc:
             log.warning("could not tell %s in %s that they are unreachable: %s", user_id, s.delivery_chat, exc)
 

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 REPLAN_JOB = "reminders:replan"
+OUTBOX_JOB = "reminders:outbox"
 DIGEST_JOB = "reminders:digest"
 REPLAN_EVERY = timedelta(hours=1)
 PLAN_CHUNK_ROWS = 50_000
@@ -42,8 +43,19 @@ class ReminderService:
         """Plan from the store as it is now and set the alarms (at start-up)."""
         await self.replan_all()
         self.services.alarms.every(REPLAN_JOB, REPLAN_EVERY, self.replan_all)
+        every = self.services.config.outbox_check_seconds
+        if every > 0:
+            self.services.alarms.every(OUTBOX_JOB, timedelta(seconds=every), self.look_in_outbox)
         self._schedule_digest()
         await self.dispatcher.schedule()
+
+    async def look_in_outbox(self) -> None:
+        """Send what another process put in the outbox (notices from ``eventbot import`` in a
+        terminal, reminders planned by a second bot): this process's alarm does not know of
+        it. A look is a few indexed reads; a drain starts only when something is ready."""
+        when = await self.dispatcher.next_wake()
+        if when is not None and when <= self.services.clock.now():
+            self.dispatcher.poke()
 
     # -- planning ------------------------------------------------------------------------------
 
@@ -77,15 +89,19 @@ class ReminderService:
         """Plan again the reminders that failed because a person could not be reached, if
         they can be now (by private message, or in a shared chat: by choice or as the
         fallback) and the session has not started: each one still due comes at its time;
-        where every one for a session is past, the nearest comes now, once."""
+        where every one for a session is past, the nearest comes now, once. Change notices
+        about sessions not yet over come now."""
         settings = await self.services.store.people.get_settings(user_id)
         if not settings.delivery_chat and await self.repo.unreachable([user_id]):
             return 0
         now = ts(self.services.clock.now())
         by_session: dict[str, list[Reminder]] = defaultdict(list)
-        for r in await self.repo.failed_of(user_id, after=now, error_prefix=UNREACHABLE):
-            by_session[r.occurrence_id].append(r)
         ready: list[tuple[int, int]] = []
+        for r in await self.repo.failed_of(user_id, after=now, error_prefix=UNREACHABLE):
+            if r.notice is not None:
+                ready.append((r.id, now))  # a change notice still matters until its sessions end
+            else:
+                by_session[r.occurrence_id].append(r)
         for failed in by_session.values():
             ahead = [(r.id, ts(r.due)) for r in failed if ts(r.due) >= now]
             ready += ahead or [(min(failed, key=lambda r: r.offset).id, now)]

@@ -10,7 +10,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.models import EventStatus, Occurrence
-from bot.ports import CalendarInfo, HeldRefresh, SeriesRecord
+from bot.ports import CalendarInfo, HeldRefresh, PlannedNotice, SeriesRecord
+from bot.store.notices import insert_notices
 from bot.store.schema import calendars, occurrences, series
 
 _CHUNK = 500
@@ -132,7 +133,8 @@ class SqlCalendarRepository:
 
     async def apply_sync(self, calendar: str, *, upsert_series: Sequence[SeriesRecord],
                          delete_series: Sequence[str], upsert_occurrences: Sequence[Occurrence],
-                         delete_occurrences: Sequence[str], info: CalendarInfo) -> None:
+                         delete_occurrences: Sequence[str], info: CalendarInfo,
+                         notices: Sequence[PlannedNotice] = ()) -> None:
         async with self._engine.begin() as conn:
             await self._save_calendar(conn, info)
             for chunk in _chunks(list(delete_series)):
@@ -147,6 +149,7 @@ class SqlCalendarRepository:
                 await conn.execute(occurrences.delete().where(occurrences.c.id.in_(chunk)))
             if upsert_occurrences:
                 await conn.execute(occurrences.insert(), [occurrence_row(o) for o in upsert_occurrences])
+            await insert_notices(conn, notices)
 
     async def occurrences_between(self, start: datetime, end: datetime, *, calendar: str | None = None,
                                   include_cancelled: bool = False) -> list[Occurrence]:

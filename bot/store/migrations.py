@@ -41,27 +41,17 @@ def steps(*parts: Callable[[Connection], None]) -> Callable[[Connection], None]:
     return apply
 
 
-def add_column(table: sa.Table, column_name: str) -> Callable[[Connection], None]:
-    """Add a column that the table's current definition has, if the database lacks it."""
+def add_column(table: sa.Table, *column_names: str) -> Callable[[Connection], None]:
+    """Add columns that the table's current definition has, where the database lacks them."""
 
     def apply(conn: Connection) -> None:
         existing = {c["name"] for c in sa.inspect(conn).get_columns(table.name)}
-        if column_name in existing:
-            return
-        column = table.c[column_name]
-        ddl = sa.schema.CreateColumn(column).compile(dialect=conn.dialect)
-        conn.execute(sa.text(f"ALTER TABLE {table.name} ADD COLUMN {ddl}"))
-
-    return apply
-
-
-def add_columns(table: sa.Table, *column_names: str) -> Callable[[Connection], None]:
-    """``add_column`` for several columns of one table."""
-    steps = [add_column(table, name) for name in column_names]
-
-    def apply(conn: Connection) -> None:
-        for step in steps:
-            step(conn)
+        for column_name in column_names:
+            if column_name in existing:
+                continue
+            column = table.c[column_name]
+            ddl = sa.schema.CreateColumn(column).compile(dialect=conn.dialect)
+            conn.execute(sa.text(f"ALTER TABLE {table.name} ADD COLUMN {ddl}"))
 
     return apply
 
@@ -121,11 +111,12 @@ MIGRATIONS: list[Migration] = [
         schema.reminders, create=("ix_reminders_status_id",), drop=("ix_reminders_claim",),
     )),
     Migration(6, "chat settings", create_tables(schema.chats)),
+    Migration(7, "change notices in the outbox", add_column(schema.reminders, "kind", "detail")),
     Migration(8, "workers: claims belong to a live process", steps(
         create_tables(schema.workers), add_column(schema.reminders, "claimed_by"),
     )),
     Migration(9, "native poll counts", add_column(schema.polls, "platform_tally")),
-    Migration(10, "held feed refreshes", add_columns(
+    Migration(10, "held feed refreshes", add_column(
         schema.calendars, "held_since", "held_cancels", "held_upcoming", "held_hash",
     )),
     Migration(12, "usernames for grants; Q&A salts that can be erased", steps(

@@ -19,8 +19,9 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.models import EventStatus, Reminder, ReminderStatus
+from bot.models import SESSION_STARTED, SESSIONS_OVER, EventStatus, Reminder, ReminderStatus
 from bot.ports import PlannedReminder, ReminderKey, ReminderOutcome, ReminderSummary
+from bot.store.notices import REMINDER, notice_from_json
 from bot.store.schema import occurrences, reminder_meta, reminder_unreachable, reminders, workers
 
 _CHUNK = 500
@@ -47,17 +48,18 @@ def _offset(seconds: int) -> timedelta:
 
 
 _COLUMNS = (r.id, r.user_id, r.occurrence_id, r.offset_s, r.platform, r.start_ts, r.due_ts, r.ready_ts,
-            r.status, r.attempts, r.last_error, r.sent_ts)
+            r.status, r.attempts, r.last_error, r.sent_ts, r.detail)
 """What a ``Reminder`` is made of, in ``_reminder``'s order."""
 
 
 def _reminder(row: Any) -> Reminder:
     (id_, user_id, occurrence_id, offset_s, platform, start_ts, due_ts, ready_ts, status, attempts, last_error,
-     sent_ts) = row
+     sent_ts, detail) = row
     return Reminder(
         id=id_, user_id=user_id, occurrence_id=occurrence_id, offset=_offset(offset_s), platform=platform,
         start=_dt(start_ts), due=_dt(due_ts), ready=_dt(ready_ts), status=ReminderStatus(status),
-        attempts=attempts, last_error=last_error, sent_at=_dt(sent_ts) if sent_ts is not None else None)
+        attempts=attempts, last_error=last_error, sent_at=_dt(sent_ts) if sent_ts is not None else None,
+        notice=notice_from_json(detail) if detail else None)
 
 
 def _by_ready(row: dict[str, Any]) -> int:
@@ -78,7 +80,7 @@ class SqlReminderRepository:
                       occurrence_ids: Sequence[str] | None = None,
                       ) -> dict[ReminderKey, tuple[int, str, int, int]]:
         query = sa.select(r.id, r.user_id, r.occurrence_id, r.offset_s, r.status, r.start_ts, r.due_ts)
-        query = query.where(r.start_ts > after)
+        query = query.where(r.start_ts > after, r.kind == REMINDER)  # notices are not the planner's
         found: dict[ReminderKey, tuple[int, str, int, int]] = {}
         async with self._engine.connect() as conn:
             if user_ids is None and occurrence_ids is None:
@@ -120,7 +122,7 @@ class SqlReminderRepository:
         live = sa.select(occurrences.c.id).where(occurrences.c.status != EventStatus.CANCELLED.value)
         async with self._engine.begin() as conn:
             result = await conn.execute(reminders.delete().where(
-                r.status == _PENDING, r.start_ts > now, r.occurrence_id.not_in(live)))
+                r.status == _PENDING, r.start_ts > now, r.kind == REMINDER, r.occurrence_id.not_in(live)))
         return int(result.rowcount or 0)
 
     # -- dispatching ---------------------------------------------------------------------------
@@ -180,8 +182,8 @@ class SqlReminderRepository:
         async with self._engine.begin() as conn:
             result = await conn.execute(reminders.update().where(
                 r.status == _PENDING, r.start_ts <= now).values(
-                status=ReminderStatus.EXPIRED.value, last_error="the session had already started",
-                updated_ts=now))
+                status=ReminderStatus.EXPIRED.value, updated_ts=now,
+                last_error=sa.case((r.kind == REMINDER, SESSION_STARTED), else_=SESSIONS_OVER)))
         return int(result.rowcount or 0)
 
     async def claim(self, token: str, now: int, horizons: dict[str, int], limit: int, *,

@@ -135,6 +135,12 @@ reminders = sa.Table(
     sa.Column("claimed_by", sa.Integer, nullable=True),
     sa.Column("sent_ts", sa.BigInteger, nullable=True),
     sa.Column("updated_ts", sa.BigInteger, nullable=False, server_default="0"),
+    # Migration 7: programme-change notices share the outbox (claims, limits, retries, the
+    # organisers' view). A notice's ``detail`` is what it tells, as JSON; its ``offset_s`` is
+    # its refresh's number, negated, which keeps (person, session, offset) unique; its
+    # ``start_ts`` is when the sessions it tells of are over.
+    sa.Column("kind", sa.String(16), nullable=False, server_default="reminder"),
+    sa.Column("detail", sa.Text, nullable=True),
     sa.UniqueConstraint("user_id", "occurrence_id", "offset_s", name="uq_reminder_key"),
     sa.Index("ix_reminders_status_ready", "status", "ready_ts"),
     # Migration 5: lets a claim's ``id IN (…) AND status = 'pending'`` look its rows up by id

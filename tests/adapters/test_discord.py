@@ -77,7 +77,7 @@ async def discord_bot(tmp_path: Path, *extra_features: ModuleType, **settings: A
     async with FakeDiscord.running() as api:
         with api.patched():
             config = replace(Config(), db=tmp_path / "bot.db", organisers=(f"discord:{ALICE.id}",),
-                             discord_token=SecretStr(TOKEN), **settings)
+                             discord_token=SecretStr(TOKEN), **{"outbox_check_seconds": 0, **settings})
             bot = DiscordBot(api, config, FakeClock(START), (*FEATURES, *extra_features))
             await bot.open()
             try:
@@ -309,6 +309,12 @@ async def test_the_dispatcher_reminds_by_dm_and_a_refused_dm_falls_back_to_the_c
         assert embed_text(notice).startswith("Carol, I could not send you a private reminder")
         assert embed_text(reminder).startswith("Carol: ⏰ “Reflective supervision”")
         assert f"<t:{unix}:R>" in embed_text(reminder)
+        # Both reach Carol: a mention in the content (one in an embed notifies nobody), and
+        # the message may notify her and nobody else.
+        for message in (notice, reminder):
+            assert message.json["content"] == f"<@{CAROL.id}>"
+            assert message.json["allowed_mentions"] == {"parse": [], "users": [CAROL.id]}
+        assert not dm.json.get("content") and dm.json["allowed_mentions"] == {"parse": []}
         assert not api.channel_messages(FakeDiscord.dm_channel_id(CAROL.id))
         counts = await bot.app.store.reminders.counts()
         assert (counts["sent"], counts["failed"]) == (2, 0)

@@ -59,7 +59,7 @@ class Running:
 
 
 def telegram_config(tmp_path: Path, api: FakeBotApi, **settings: Any) -> Config:
-    settings = {"telegram_base_url": api.base_url, **settings}
+    settings = {"telegram_base_url": api.base_url, "outbox_check_seconds": 0, **settings}
     return replace(Config(), db=tmp_path / "bot.db", organisers=(f"telegram:{ORGANISER}",),
                    telegram_token=SecretStr(api.token), **settings)
 
@@ -517,6 +517,29 @@ async def test_a_blocked_subscriber_gets_one_attempt_and_the_rest_are_failed_uns
     counts = await bot.app.store.reminders.counts()
     assert (counts["sent"], counts["failed"]) == (0, 2)
     assert len(api.calls_to("sendMessage", chat_id=1011)) == 2
+
+
+async def test_a_reminder_that_falls_back_to_the_group_mentions_the_person(bot: Running) -> None:
+    api = bot.api
+    room = api.add_group(GROUP, "room")
+    bryn = api.add_user(1013, "Bryn <&>")  # never opened a private chat with the bot
+    await store_occurrences(bot.app, [make_occurrence("Ethics", START + timedelta(days=2, hours=3), id="eth1")])
+    api.say(bryn, "/subscribe eth1", group=room)
+    await api.wait_call("sendMessage", chat_id=GROUP)
+    await bot.alarms.advance(timedelta(days=3))
+    refused, = api.calls_to("sendMessage", chat_id=1013)
+    assert "initiate" in (refused.error or "")
+    _, told, day_before, quarter_hour = await api.wait_call("sendMessage", 4, chat_id=GROUP)
+    assert shown(told).startswith("Bryn <&>, I could not send you a private reminder for “Ethics”")
+    assert shown(day_before).startswith("Bryn <&>: ⏰ “Ethics” starts on ")
+    assert shown(quarter_hour) == "Bryn <&>: ⏰ “Ethics” starts at 11:00 GMT, in 15 minutes."
+    # The name is a mention of Bryn, which notifies Bryn; the rest is the same plain text.
+    for call in (told, day_before, quarter_hour):
+        assert call["text"].startswith('<a href="tg://user?id=1013">Bryn &lt;&amp;&gt;</a>')
+        assert call.result["entities"] == [{"type": "text_link", "offset": 0, "length": 8,
+                                            "url": "tg://user?id=1013"}]
+    counts = await bot.app.store.reminders.counts()
+    assert (counts["sent"], counts["failed"]) == (2, 0)
 
 
 async def test_bad_request_is_permanent_and_server_errors_transient(bot: Running) -> None:
