@@ -62,6 +62,9 @@ class Config:
     horizon_days: int = 400
     feed_max_bytes: int = 10_000_000
     feed_timeout: float = 20.0
+    allow_private_feeds: tuple[str, ...] = ()
+    """Host names whose feeds may be on private addresses (an intranet calendar server);
+    every other feed address must be public."""
     reminder_batch: int = 100
     reminder_lease_seconds: int = 120
     early_window_minutes: int = 10
@@ -82,7 +85,7 @@ class Config:
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
-_LISTS = {"organisers", "adapters", "digest_chats"}
+_LISTS = {"organisers", "adapters", "digest_chats", "allow_private_feeds"}
 _INTS = {"horizon_days", "feed_max_bytes", "reminder_batch", "early_window_minutes", "digest_hour",
          "reminder_lease_seconds", "discord_events_guild"}
 

@@ -51,7 +51,8 @@ async def setup(services: Services, stack: contextlib.AsyncExitStack) -> None:
     config = services.config
     configured = {feed.name for feed in config.feeds}
     fetcher = await stack.enter_async_context(
-        FeedFetcher(max_bytes=config.feed_max_bytes, timeout=config.feed_timeout))
+        FeedFetcher(max_bytes=config.feed_max_bytes, timeout=config.feed_timeout,
+                    allow_private=config.allow_private_feeds))
     service = CalendarService(services.store, services.clock, horizon_days=config.horizon_days,
                               default_timezone=config.timezone, fetcher=fetcher)
     service.add_listener(ChangeNotices(services.store, services.messenger.send, services.clock,
