@@ -26,7 +26,14 @@ import icalendar
 import x_wr_timezone
 
 from bot.errors import AdapterUnavailable, DeliveryFailed, FeedError, UserError
-from bot.feeds import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT, FeedFetcher, is_url, normalise_source
+from bot.feeds import (
+    DEFAULT_MAX_BYTES,
+    DEFAULT_TIMEOUT,
+    FeedFetcher,
+    display_source,
+    is_url,
+    normalise_source,
+)
 from bot.i18n import N_, Translator, reader_language, translator
 from bot.ical import FeedProblem, expand, feed_hash, parse_feed
 from bot.models import Attachment, ChatRef, Delivery, EventStatus, Occurrence, Outgoing, UserRef
@@ -159,8 +166,12 @@ class CalendarService:
     # ----------------------------------------------------------------------------- sync
 
     async def sync(self, name: str, source: str | None = None, *, timezone: str | None = None,
-                   refresh_minutes: int | None = None, progress: Progress | None = None) -> SyncReport:
+                   refresh_minutes: int | None = None, progress: Progress | None = None,
+                   configured: bool = False) -> SyncReport:
         """Create or refresh a calendar.
+
+        A failed first import stores nothing, except for a feed listed in the config
+        (``configured``), which shows up with its error until it loads.
 
         Raises:
             FeedError: The source could not be read or is not iCalendar; the calendar's
@@ -175,10 +186,12 @@ class CalendarService:
             raise UserError(N_("A calendar needs a name."))
         lock = self._locks.setdefault(name, asyncio.Lock())
         async with lock:
-            return await self._sync(name, source, timezone, refresh_minutes, progress or _no_progress)
+            return await self._sync(name, source, timezone, refresh_minutes, progress or _no_progress,
+                                    configured)
 
     async def _sync(self, name: str, source: str | None, timezone: str | None,
-                    refresh_minutes: int | None, progress: Progress = _no_progress) -> SyncReport:
+                    refresh_minutes: int | None, progress: Progress = _no_progress,
+                    configured: bool = False) -> SyncReport:
         repo = self.store.calendars
         info = await repo.get_calendar(name)
         if source is None:
@@ -224,10 +237,10 @@ class CalendarService:
             message = translator(None)(error.msgid, **error.params)
             if info is not None:
                 await repo.save_calendar(replace(info, last_error=message))
-            elif refresh_minutes is not None:
-                # A followed feed that has never loaded still shows up, with its error.
+            elif configured:
+                # A configured feed that has never loaded still shows up, with its error.
                 await repo.save_calendar(replace(base, source=source, timezone=tz, last_error=message))
-            log.warning("calendar %s: refused %s: %s", name, source, error)
+            log.warning("calendar %s: refused %s: %s", name, display_source(source), error)
             raise
 
         report = await self._apply(name, source, tz, base, parsed.series, stored_series, parsed.problems,
@@ -371,6 +384,33 @@ class CalendarService:
 
     async def list_calendars(self) -> list[CalendarInfo]:
         return await self.store.calendars.list_calendars()
+
+    async def remove(self, name: str) -> SyncReport:
+        """Delete a calendar and its sessions. Subscribers of sessions still to come hear
+        that they are cancelled (through the listeners, as after a refresh), then the
+        calendar, its series, its sessions and the subscriptions to them are deleted.
+
+        Raises:
+            UserError: There is no such calendar.
+        """
+        repo = self.store.calendars
+        async with self._locks.setdefault(name, asyncio.Lock()):
+            info = await repo.get_calendar(name)
+            if info is None:
+                raise UserError(N_("There is no calendar called “{name}”."), name=name)
+            now = self.clock.now()
+            # Cancelled first and told, deleted after: a removal cut short is finished by the
+            # next one, and nobody is told twice.
+            cancelled = [replace(o, status=EventStatus.CANCELLED) for o in await repo.occurrences_of_calendar(name)
+                         if o.end > now and o.status is not EventStatus.CANCELLED]
+            report = SyncReport(name, info.source, cancelled=cancelled)
+            if cancelled:
+                await repo.apply_sync(name, upsert_series=[], delete_series=[], upsert_occurrences=cancelled,
+                                      delete_occurrences=[], info=info)
+                await self._notify(report)
+            await repo.remove_calendar(name)
+        log.info("calendar %s removed (%d sessions cancelled)", name, len(cancelled))
+        return report
 
     async def export_calendar(self, name: str) -> bytes:
         """A clean .ics of one calendar: its series as stored, with standard VTIMEZONEs."""
@@ -580,14 +620,16 @@ def _service(services: Any) -> CalendarService:
     return service
 
 
-def summary_lines(calendars: Sequence[CalendarInfo], tz: Any, _: Translator) -> list[str]:
-    """One line per calendar: name, source, last sync, counts, and the last error if any."""
+def summary_lines(calendars: Sequence[CalendarInfo], tz: Any, _: Translator, *,
+                  show_urls: bool = False) -> list[str]:
+    """One line per calendar: name, source, last sync, counts, and the last error if any.
+    Secret addresses show as host + "…" unless ``show_urls`` (the operator's own shell)."""
     lines = []
     for info in calendars:
         synced = (format_when(info.last_sync, tz, _) if info.last_sync else _("never"))
         line = _("{name}: {events} events, {occurrences} sessions; last sync {synced}; source {source}",
                  name=info.name, events=info.events, occurrences=info.occurrences, synced=synced,
-                 source=info.source or "-")
+                 source=display_source(info.source, reveal=show_urls) if info.source else "-")
         if info.last_error:
             line += "\n  " + _("last error: {error}", error=info.last_error)
         lines.append(line)

@@ -56,6 +56,7 @@ class FakeFeedServer:
         app.router.add_get("/text", server._text)
         app.router.add_get("/drip.ics", server._drip)
         app.router.add_get("/redirect", server._redirect)
+        app.router.add_get("/calendar/{tail:.*}", server._feed)  # Google-style secret addresses
         app.router.add_get("/gzip.ics", server._gzip)
         app.router.add_get("/bomb.ics", server._bomb)
         runner = web.AppRunner(app)
