@@ -38,6 +38,7 @@ from bot.i18n import N_, Translator, reader_language, translator
 from bot.ical import FeedProblem, expand, feed_hash, parse_feed
 from bot.models import Attachment, ChatRef, Delivery, EventStatus, Occurrence, Outgoing, UserRef
 from bot.ports import CalendarInfo, Clock, SeriesRecord, Store
+from bot.redact import protect_source
 from bot.timeutil import format_when, zone
 
 log = logging.getLogger(__name__)
@@ -200,6 +201,7 @@ class CalendarService:
                                 name=name)
             source = info.source
         source = normalise_source(source)
+        protect_source(source)  # a secret address's key never reaches a log line
         if timezone:
             zone(timezone)  # raises UnknownTimeZone, a user error
         tz = timezone or (info.timezone if info else "") or self.default_timezone

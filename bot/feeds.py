@@ -301,6 +301,18 @@ def display_source(source: str, *, reveal: bool = False) -> str:
     return f"{parts.scheme}://{host}/…"
 
 
+def secret_parts(source: str) -> list[str]:
+    """The pieces of a secret address that are the key: its password, its query, and each
+    path segment that looks like a key; what a log must never show."""
+    source = normalise_source(source)
+    if "://" not in source:
+        return []
+    parts = urlsplit(source)
+    found = [p for p in (parts.password or "", parts.query) if p]
+    found += [segment for segment in parts.path.split("/") if _SECRET_SEGMENT.search(segment)]
+    return found
+
+
 def is_secret_source(source: str) -> bool:
     """True for an address that carries a key (see ``display_source``)."""
     source = normalise_source(source)
