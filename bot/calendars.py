@@ -33,6 +33,7 @@ from bot.feeds import (
     display_source,
     is_url,
     normalise_source,
+    secret_parts,
 )
 from bot.i18n import N_, Translator, reader_language, translator
 from bot.ical import FeedProblem, expand, feed_hash, parse_feed
@@ -126,6 +127,8 @@ def default_calendar_name(source: str) -> str:
     source = normalise_source(source)
     path = urlsplit(source).path if is_url(source) else source
     stem = PurePosixPath(path.replace("\\", "/")).stem
+    if is_url(source) and stem in secret_parts(source):
+        stem = ""  # a key (an iCloud published link's last segment) is no name to show
     return stem or (urlsplit(source).hostname or "calendar")
 
 

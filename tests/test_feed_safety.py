@@ -252,3 +252,11 @@ def test_only_show_urls_reveals_a_secret_address(tmp_path: Path, capsys: pytest.
     assert "source https://calendar.google.com/…" in out and "private-" not in out
     main(["--db", str(db), "calendars", "--show-urls"])
     assert secret in capsys.readouterr().out
+
+
+def test_a_key_in_the_address_is_not_taken_as_the_calendar_name() -> None:
+    from bot.calendars import default_calendar_name
+
+    assert default_calendar_name("webcal://p42-caldav.icloud.com/published/2/MTIzNDU2Nzg5MDEyMzQ1Njc4OTAxMjM0") \
+        == "p42-caldav.icloud.com"
+    assert default_calendar_name("https://calendar.google.com" + SECRET_PATH) == "basic"
