@@ -221,10 +221,11 @@ async def _cli_calendars(args: argparse.Namespace, config: Config) -> int:
         if args.remove in {feed.name for feed in config.feeds}:
             raise UserError(N_("“{name}” is listed in the config file: remove it there."), name=args.remove)
         async with open_app(config) as app:
-            # Notices go through the same ChangeNotices as a command-line import's do.
+            # Subscribers' notices go through ChangeNotices, as a command-line import's do; this
+            # process runs no chat adapter, so the line claims only what it did itself.
             report = await _service(app.services).remove(args.remove)
-        print(_.plural("Removed “{name}”. {n} session to come was cancelled and its subscribers told.",
-                       "Removed “{name}”. {n} sessions to come were cancelled and their subscribers told.",
+        print(_.plural("Removed “{name}”, with {n} session to come (cancelled for its subscribers).",
+                       "Removed “{name}”, with {n} sessions to come (cancelled for their subscribers).",
                        len(report.cancelled), name=args.remove))
         return 0
     async with open_app(config) as app:
