@@ -80,8 +80,10 @@ def schedule_feed(services: Services, service: CalendarService, name: str, sourc
             services.alarms.cancel(feed_job_id(name))
             return
         try:
-            await service.sync(name, source, timezone=timezone, refresh_minutes=refresh_minutes,
-                               configured=configured)
+            # A followed feed is refreshed from the store's own row (under the calendar's lock),
+            # so a removal that lands in between is not undone.
+            await service.sync(name, source if configured else None, timezone=timezone,
+                               refresh_minutes=refresh_minutes, configured=configured)
         except (FeedError, UserError) as error:
             log.warning("scheduled refresh of %s failed: %s", name, error)
 
