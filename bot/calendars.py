@@ -36,11 +36,20 @@ import icalendar
 import x_wr_timezone
 
 from bot.errors import AdapterUnavailable, DeliveryFailed, FeedError, UserError
-from bot.feeds import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT, FeedFetcher, is_url, normalise_source
+from bot.feeds import (
+    DEFAULT_MAX_BYTES,
+    DEFAULT_TIMEOUT,
+    FeedFetcher,
+    display_source,
+    is_url,
+    normalise_source,
+    secret_parts,
+)
 from bot.i18n import N_, Translator, reader_language, translator
 from bot.ical import FeedProblem, expand, feed_hash, parse_feed
 from bot.models import Attachment, EventStatus, Notice, NoticeItem, NoticeKind, Occurrence, Outgoing, UserRef
 from bot.ports import CalendarInfo, Clock, HeldRefresh, PlannedNotice, SeriesRecord, Store
+from bot.redact import protect_source
 from bot.timeutil import format_when, zone
 
 log = logging.getLogger(__name__)
@@ -150,6 +159,8 @@ def default_calendar_name(source: str) -> str:
     source = normalise_source(source)
     path = urlsplit(source).path if is_url(source) else source
     stem = PurePosixPath(path.replace("\\", "/")).stem
+    if is_url(source) and stem in secret_parts(source):
+        stem = ""  # a key (an iCloud published link's last segment) is no name to show
     return stem or (urlsplit(source).hostname or "calendar")
 
 
@@ -201,11 +212,13 @@ class CalendarService:
 
     async def sync(self, name: str, source: str | None = None, *, timezone: str | None = None,
                    refresh_minutes: int | None = None, progress: Progress | None = None,
-                   force: bool = False) -> SyncReport:
+                   force: bool = False, configured: bool = False) -> SyncReport:
         """Create or refresh a calendar.
 
         A refresh that would cancel more than ``max_cancel_share`` of the calendar's upcoming
-        sessions is held (see ``SyncReport.held``) unless ``force`` is set.
+        sessions is held (see ``SyncReport.held``) unless ``force`` is set. A failed first import
+        stores nothing, except for a feed listed in the config (``configured``), which shows up
+        with its error until it loads.
 
         Raises:
             FeedError: The source could not be read or is not iCalendar; the calendar's
@@ -220,11 +233,12 @@ class CalendarService:
             raise UserError(N_("A calendar needs a name."))
         lock = self._locks.setdefault(name, asyncio.Lock())
         async with lock:
-            return await self._sync(name, source, timezone, refresh_minutes, progress or _no_progress, force)
+            return await self._sync(name, source, timezone, refresh_minutes, progress or _no_progress, force,
+                                    configured)
 
     async def _sync(self, name: str, source: str | None, timezone: str | None,
                     refresh_minutes: int | None, progress: Progress = _no_progress,
-                    force: bool = False) -> SyncReport:
+                    force: bool = False, configured: bool = False) -> SyncReport:
         repo = self.store.calendars
         info = await repo.get_calendar(name)
         if source is None:
@@ -233,6 +247,7 @@ class CalendarService:
                                 name=name)
             source = info.source
         source = normalise_source(source)
+        protect_source(source)  # a secret address's key never reaches a log line
         if timezone:
             zone(timezone)  # raises UnknownTimeZone, a user error
         tz = timezone or (info.timezone if info else "") or self.default_timezone
@@ -272,10 +287,10 @@ class CalendarService:
             message = translator(None)(error.msgid, **error.params)
             if info is not None:
                 await repo.save_calendar(replace(info, last_error=message))
-            elif refresh_minutes is not None:
-                # A followed feed that has never loaded still shows up, with its error.
+            elif configured:
+                # A configured feed that has never loaded still shows up, with its error.
                 await repo.save_calendar(replace(base, source=source, timezone=tz, last_error=message))
-            log.warning("calendar %s: refused %s: %s", name, source, error)
+            log.warning("calendar %s: refused %s: %s", name, display_source(source), error)
             raise
 
         report = await self._apply(name, source, tz, base, parsed.series, stored_series, parsed.problems,
@@ -456,6 +471,35 @@ class CalendarService:
 
     async def list_calendars(self) -> list[CalendarInfo]:
         return await self.store.calendars.list_calendars()
+
+    async def remove(self, name: str) -> SyncReport:
+        """Delete a calendar and its sessions. Subscribers of sessions still to come are told
+        that they are cancelled (a notice in the outbox, as after a refresh), then the
+        calendar, its series, its sessions and the subscriptions to them are deleted.
+
+        Raises:
+            UserError: There is no such calendar.
+        """
+        repo = self.store.calendars
+        async with self._locks.setdefault(name, asyncio.Lock()):
+            info = await repo.get_calendar(name)
+            if info is None:
+                raise UserError(N_("There is no calendar called “{name}”."), name=name)
+            now = self.clock.now()
+            # Cancelled first and told, deleted after: a removal cut short is finished by the
+            # next one, and nobody is told twice.
+            cancelled = [replace(o, status=EventStatus.CANCELLED) for o in await repo.occurrences_of_calendar(name)
+                         if o.end > now and o.status is not EventStatus.CANCELLED]
+            report = SyncReport(name, info.source, cancelled=cancelled)
+            if cancelled:
+                notices = await self.notices.plan(notice_items(report), name, now) if self.notices else []
+                report.notices = len(notices)
+                await repo.apply_sync(name, upsert_series=[], delete_series=[], upsert_occurrences=cancelled,
+                                      delete_occurrences=[], info=info, notices=notices)
+                await self._notify(report)
+            await repo.remove_calendar(name)
+        log.info("calendar %s removed (%d sessions cancelled)", name, len(cancelled))
+        return report
 
     async def export_calendar(self, name: str) -> bytes:
         """A clean .ics of one calendar: its series as stored, with standard VTIMEZONEs."""
@@ -714,15 +758,17 @@ def _service(services: Any) -> CalendarService:
     return service
 
 
-def summary_lines(calendars: Sequence[CalendarInfo], tz: Any, _: Translator) -> list[str]:
+def summary_lines(calendars: Sequence[CalendarInfo], tz: Any, _: Translator, *,
+                  show_urls: bool = False) -> list[str]:
     """One line per calendar: name, source, last sync, counts, and a held refresh and the
-    last error if any."""
+    last error if any. Secret addresses show as host + "…" unless ``show_urls`` (the
+    operator's own shell)."""
     lines = []
     for info in calendars:
         synced = (format_when(info.last_sync, tz, _) if info.last_sync else _("never"))
         line = _("{name}: {events} events, {occurrences} sessions; last sync {synced}; source {source}",
                  name=info.name, events=info.events, occurrences=info.occurrences, synced=synced,
-                 source=info.source or "-")
+                 source=display_source(info.source, reveal=show_urls) if info.source else "-")
         if info.held:
             line += "\n  " + _("{held} Waiting since {since}; an organiser applies it with --force.",
                                held=held_line(info.name, info.held, _), since=format_when(info.held.since, tz, _))

@@ -20,8 +20,10 @@ from zoneinfo import ZoneInfo
 
 from bot.config import Config, load_config
 from bot.errors import BotError, UserError
+from bot.feeds import secret_parts
 from bot.i18n import translator
 from bot.models import Occurrence
+from bot.redact import SecretRedactor, install
 
 log = logging.getLogger("eventbot")
 
@@ -91,14 +93,32 @@ def _add_global_options(parser: argparse.ArgumentParser, *, defaults: bool) -> N
                         help="more log output (-vv for debug)")
 
 
+def configure_logging(verbosity: int) -> SecretRedactor:
+    """Log to stderr at WARNING, INFO (``-v``) or DEBUG (``-vv``), through a redactor on
+    every handler (so for every logger, at every level); secrets are added to it as they
+    become known."""
+    level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbosity, 2)]
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.getLogger().setLevel(level)
+    redactor = SecretRedactor()
+    install(redactor)
+    return redactor
+
+
+def config_secrets(config: Config) -> list[str]:
+    """The platform tokens and the keys in the configured feeds' addresses."""
+    secrets = [token.reveal() for token in (config.telegram_token, config.discord_token) if token]
+    return secrets + [part for feed in config.feeds for part in secret_parts(feed.source)]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=[logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)],
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    redactor = configure_logging(args.verbose)
     try:
         config_path = args.config or (Path(os.environ["EVENTBOT_CONFIG"]) if os.environ.get("EVENTBOT_CONFIG")
                                       else None)
         config = load_config(config_path, overrides={"db": args.db})
+        redactor.protect(*config_secrets(config))
         return asyncio.run(args.handler(args, config))
     except UserError as exc:
         print(f"error: {translator(None)(exc.msgid, **exc.params)}", file=sys.stderr)

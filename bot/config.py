@@ -65,6 +65,9 @@ class Config:
     feed_max_cancel_share: float = 0.5
     """A refresh that would cancel more than this share of a calendar's upcoming sessions is
     held until an organiser forces it (1 turns the check off)."""
+    allow_private_feeds: tuple[str, ...] = ()
+    """Host names whose feeds may be on private addresses (an intranet calendar server);
+    every other feed address must be public."""
     reminder_batch: int = 100
     reminder_lease_seconds: int = 120
     worker_heartbeat_seconds: int = 2
@@ -91,7 +94,7 @@ class Config:
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
-_LISTS = {"organisers", "adapters", "digest_chats"}
+_LISTS = {"organisers", "adapters", "digest_chats", "allow_private_feeds"}
 _INTS = {"horizon_days", "feed_max_bytes", "reminder_batch", "early_window_minutes", "digest_hour",
          "reminder_lease_seconds", "worker_heartbeat_seconds", "discord_events_guild", "outbox_check_seconds"}
 

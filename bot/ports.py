@@ -293,6 +293,11 @@ class CalendarRepository(Protocol):
         reminder outbox: either all of it is stored or none of it."""
         ...
 
+    async def remove_calendar(self, name: str) -> bool:
+        """Delete a calendar with its series, its occurrences and the subscriptions to any of
+        them, in one transaction; return False when there was no such calendar."""
+        ...
+
     async def occurrences_between(
         self, start: datetime, end: datetime, *, calendar: str | None = None,
         include_cancelled: bool = False,

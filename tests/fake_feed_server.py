@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import zlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -29,6 +30,8 @@ class FakeFeedServer:
     feed: bytes = b""
     last_modified: str = "Mon, 17 Mar 2025 08:00:00 GMT"
     requests: list[dict[str, str]] = field(default_factory=list)
+    hits: list[str] = field(default_factory=list)
+    bomb_size: int = 0
     huge_size: int = 0
     _stalled: asyncio.Event = field(default_factory=asyncio.Event)
     _port: int = 0
@@ -37,7 +40,12 @@ class FakeFeedServer:
     @contextlib.asynccontextmanager
     async def start(cls, feed: bytes = b"") -> AsyncIterator[FakeFeedServer]:
         server = cls(feed=feed)
-        app = web.Application()
+        @web.middleware
+        async def record(request: web.Request, handler: object) -> web.StreamResponse:
+            server.hits.append(request.path_qs)
+            return await handler(request)  # type: ignore[operator, no-any-return]
+
+        app = web.Application(middlewares=[record])
         app.router.add_get("/feed.ics", server._feed)
         app.router.add_get("/login", server._login)
         app.router.add_get("/redirect-to-login", server._redirect_to_login)
@@ -47,6 +55,10 @@ class FakeFeedServer:
         app.router.add_get("/stalled.ics", server._stalled_feed)
         app.router.add_get("/text", server._text)
         app.router.add_get("/drip.ics", server._drip)
+        app.router.add_get("/redirect", server._redirect)
+        app.router.add_get("/calendar/{tail:.*}", server._feed)  # Google-style secret addresses
+        app.router.add_get("/gzip.ics", server._gzip)
+        app.router.add_get("/bomb.ics", server._bomb)
         runner = web.AppRunner(app)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -58,8 +70,16 @@ class FakeFeedServer:
             server._stalled.set()
             await runner.cleanup()
 
-    def url(self, path: str = "/feed.ics", scheme: str = "http") -> str:
-        return f"{scheme}://127.0.0.1:{self._port}{path}"
+    ALLOW = ("127.0.0.1",)
+    """What a test passes as ``allow_private_feeds`` to read from this server: it runs on a
+    private (loopback) address, which feeds may reach only where the config allows it."""
+
+    def url(self, path: str = "/feed.ics", scheme: str = "http", host: str = "127.0.0.1") -> str:
+        return f"{scheme}://{host}:{self._port}{path}"
+
+    @property
+    def port(self) -> int:
+        return self._port
 
     @property
     def etag(self) -> str:
@@ -71,6 +91,21 @@ class FakeFeedServer:
             return web.Response(status=304, headers={"ETag": self.etag})
         return web.Response(body=self.feed, content_type="text/calendar",
                             headers={"ETag": self.etag, "Last-Modified": self.last_modified})
+
+    async def _redirect(self, request: web.Request) -> web.Response:
+        raise web.HTTPFound(request.query["to"])
+
+    async def _gzip(self, request: web.Request) -> web.Response:
+        return web.Response(body=gzip_bytes(self.feed), content_type="text/calendar",
+                            headers={"Content-Encoding": "gzip"})
+
+    async def _bomb(self, request: web.Request) -> web.StreamResponse:
+        # A small gzip body that inflates to ``bomb_size`` bytes: a feed with one long line.
+        response = web.StreamResponse(headers={"Content-Type": "text/calendar", "Content-Encoding": "gzip"})
+        await response.prepare(request)
+        await response.write(bomb(self.bomb_size))
+        await response.write_eof()
+        return response
 
     async def _login(self, request: web.Request) -> web.Response:
         return web.Response(body=LOGIN_PAGE, content_type="text/html")
@@ -113,3 +148,20 @@ class FakeFeedServer:
     async def _stalled_feed(self, request: web.Request) -> web.Response:
         await self._stalled.wait()  # never answers until the server stops
         return web.Response(body=self.feed)
+
+
+def gzip_bytes(data: bytes) -> bytes:
+    packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    return packer.compress(data) + packer.flush()
+
+
+def bomb(size: int) -> bytes:
+    """gzip of a feed header followed by ``size`` bytes of filler, made a megabyte at a time."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    out = [packer.compress(b"BEGIN:VCALENDAR\r\nX-FILLER:")]
+    block = b"x" * 1_000_000
+    for _ in range(size // len(block)):
+        out.append(packer.compress(block))
+    out.append(packer.compress(b"x" * (size % len(block))))
+    out.append(packer.flush())
+    return b"".join(out)

@@ -49,6 +49,13 @@ async def server() -> AsyncIterator[FakeFeedServer]:
         yield running
 
 
+@pytest.fixture
+async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
+    """The bot, with the fake feed server's loopback address opened by ``allow_private_feeds``."""
+    async with Harness.open(tmp_path, allow_private_feeds=FakeFeedServer.ALLOW) as h:
+        yield h
+
+
 async def upcoming(h: Harness) -> list[str]:
     now = h.clock.now()
     return [o.id for o in await h.app.store.calendars.occurrences_between(now, now + timedelta(days=30),
@@ -195,7 +202,7 @@ async def test_a_held_refresh_is_told_again_when_the_feed_changes_again(harness:
 
 
 async def test_the_share_is_a_setting(tmp_path: Path, server: FakeFeedServer) -> None:
-    async with Harness.open(tmp_path, feed_max_cancel_share=1.0) as h:
+    async with Harness.open(tmp_path, feed_max_cancel_share=1.0, allow_private_feeds=FakeFeedServer.ALLOW) as h:
         await h.say("org", f"/import {server.url()} sww")
         server.feed = EMPTY
         [*_, report] = await h.say("org", f"/import {server.url()} sww")

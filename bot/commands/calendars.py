@@ -53,7 +53,8 @@ async def setup(services: Services, stack: contextlib.AsyncExitStack) -> None:
     config = services.config
     configured = {feed.name for feed in config.feeds}
     fetcher = await stack.enter_async_context(
-        FeedFetcher(max_bytes=config.feed_max_bytes, timeout=config.feed_timeout))
+        FeedFetcher(max_bytes=config.feed_max_bytes, timeout=config.feed_timeout,
+                    allow_private=config.allow_private_feeds))
     service = CalendarService(services.store, services.clock, horizon_days=config.horizon_days,
                               default_timezone=config.timezone, fetcher=fetcher,
                               max_cancel_share=config.feed_max_cancel_share,
@@ -63,7 +64,8 @@ async def setup(services: Services, stack: contextlib.AsyncExitStack) -> None:
                                           max_cancel_share=config.feed_max_cancel_share))
     services.calendars = service
     for feed in config.feeds:
-        schedule_feed(services, service, feed.name, feed.source, feed.refresh_minutes, feed.timezone or None)
+        schedule_feed(services, service, feed.name, feed.source, feed.refresh_minutes, feed.timezone or None,
+                      configured=True)
     # Calendars imported from an address (in chat or on the command line) are followed too.
     for info in await service.list_calendars():
         if info.name not in configured and is_url(info.source):
@@ -73,13 +75,20 @@ async def setup(services: Services, stack: contextlib.AsyncExitStack) -> None:
 
 
 def schedule_feed(services: Services, service: CalendarService, name: str, source: str,
-                  refresh_minutes: int, timezone: str | None) -> None:
+                  refresh_minutes: int, timezone: str | None, *, configured: bool = False) -> None:
     """Refresh a feed now and then every ``refresh_minutes``; a refused feed is logged and
-    recorded as the calendar's last error, and the next refresh tries again."""
+    recorded as the calendar's last error, and the next refresh tries again. A feed that
+    is not in the config stops being followed once its calendar is removed (by any process)."""
 
     async def refresh() -> None:
+        if not configured and await services.store.calendars.get_calendar(name) is None:
+            services.alarms.cancel(feed_job_id(name))
+            return
         try:
-            await service.sync(name, source, timezone=timezone, refresh_minutes=refresh_minutes)
+            # A followed feed is refreshed from the store's own row (under the calendar's lock),
+            # so a removal that lands in between is not undone.
+            await service.sync(name, source if configured else None, timezone=timezone,
+                               refresh_minutes=refresh_minutes, configured=configured)
         except (FeedError, UserError) as error:
             log.warning("scheduled refresh of %s failed: %s", name, error)
 
@@ -111,11 +120,30 @@ async def import_(ctx: Context, cmd: ParsedCommand) -> None:
 
 
 async def calendars(ctx: Context, cmd: ParsedCommand) -> None:
+    if cmd.args.get("action"):
+        await _remove(ctx, cmd.args.get("name", ""))
+        return
     found = await _service(ctx.services).list_calendars()
     if not found:
         await ctx.reply(ctx._("No calendars yet. Import one with /import URL [NAME]."))
         return
-    await ctx.reply("\n".join(summary_lines(found, ctx.timezone, ctx._)))
+    # Sources and errors are the organisers' business, not the room's.
+    await ctx.reply_in_private("\n".join(summary_lines(found, ctx.timezone, ctx._)),
+                               fallback=ctx._("I could not message you privately: ask me for /calendars "
+                                              "in a private chat."))
+
+
+async def _remove(ctx: Context, name: str) -> None:
+    if not name:
+        raise UsageError(N_("Name the calendar to remove: /calendars remove NAME."))
+    if name in {feed.name for feed in ctx.services.config.feeds}:
+        raise UserError(N_("“{name}” is listed in the config file: remove it there."), name=name)
+    report = await _service(ctx.services).remove(name)
+    ctx.services.alarms.cancel(feed_job_id(name))
+    await ctx.reply(ctx._.plural(
+        "Removed “{name}”. {n} session to come was cancelled and its subscribers told.",
+        "Removed “{name}”. {n} sessions to come were cancelled and their subscribers told.",
+        len(report.cancelled), name=name))
 
 
 async def ics(ctx: Context, cmd: ParsedCommand) -> None:
@@ -168,8 +196,12 @@ def register(router: Router) -> None:
                 Param("name", N_("A name for the calendar"), required=False)),
         flags=(Flag("force", N_("Apply a refresh even if it cancels most of the upcoming sessions")),),
         role=Role.ORGANISER, usage_hint="URL [NAME] [--force]"))
-    router.add(CommandSpec("calendars", N_("List calendars, their last sync and errors."), calendars,
-                           role=Role.ORGANISER))
+    router.add(CommandSpec(
+        "calendars", N_("List calendars, their last sync and errors (privately), or remove one."), calendars,
+        params=(Param("action", N_("remove, to remove a calendar and its sessions"), kind="choice",
+                      required=False, choices=("remove",)),
+                Param("name", N_("The calendar to remove"), required=False)),
+        role=Role.ORGANISER, usage_hint="[remove NAME]"))
     # Building a file of every followed series is the costliest thing an attendee can ask for.
     router.add(CommandSpec("ics", N_("Get the sessions you follow as an .ics file."), ics,
                            limit=PerPerson(3, timedelta(minutes=1))))
@@ -180,6 +212,10 @@ def register(router: Router) -> None:
 
 def add_cli(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     listing = sub.add_parser("calendars", help="list calendars with their last sync, last error and counts")
+    listing.add_argument("--show-urls", action="store_true",
+                         help="show secret feed addresses in full (they are credentials)")
+    listing.add_argument("--remove", metavar="NAME",
+                         help="remove a calendar and its sessions; their subscribers are told")
     listing.set_defaults(handler=_cli_calendars)
     export = sub.add_parser("export", help="write a calendar as a clean .ics file")
     export.add_argument("--calendar", required=True, help="calendar name")
@@ -190,13 +226,24 @@ def add_cli(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 async def _cli_calendars(args: argparse.Namespace, config: Config) -> int:
     from bot.app import open_app
 
+    _ = translator(config.language)
+    if args.remove:
+        if args.remove in {feed.name for feed in config.feeds}:
+            raise UserError(N_("“{name}” is listed in the config file: remove it there."), name=args.remove)
+        async with open_app(config) as app:
+            # Subscribers' notices go through ChangeNotices, as a command-line import's do; this
+            # process runs no chat adapter, so the line claims only what it did itself.
+            report = await _service(app.services).remove(args.remove)
+        print(_.plural("Removed “{name}”, with {n} session to come (cancelled for its subscribers).",
+                       "Removed “{name}”, with {n} sessions to come (cancelled for their subscribers).",
+                       len(report.cancelled), name=args.remove))
+        return 0
     async with open_app(config) as app:
         found = await _service(app.services).list_calendars()
-    _ = translator(config.language)
     if not found:
         print(_("No calendars yet. Import one with: eventbot import SOURCE --calendar NAME"), file=sys.stderr)
         return 0
-    print("\n".join(summary_lines(found, zone(config.timezone), _)))
+    print("\n".join(summary_lines(found, zone(config.timezone), _, show_urls=args.show_urls)))
     return 0
 
 

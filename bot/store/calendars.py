@@ -9,10 +9,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.models import EventStatus, Occurrence
+from bot.models import EventStatus, Occurrence, SubscriptionScope
 from bot.ports import CalendarInfo, HeldRefresh, PlannedNotice, SeriesRecord
 from bot.store.notices import insert_notices
-from bot.store.schema import calendars, occurrences, series
+from bot.store.schema import calendars, occurrences, series, subscriptions
 
 _CHUNK = 500
 
@@ -150,6 +150,20 @@ class SqlCalendarRepository:
             if upsert_occurrences:
                 await conn.execute(occurrences.insert(), [occurrence_row(o) for o in upsert_occurrences])
             await insert_notices(conn, notices)
+
+    async def remove_calendar(self, name: str) -> bool:
+        async with self._engine.begin() as conn:
+            series_ids = sa.select(series.c.series_id).where(series.c.calendar == name)
+            occurrence_ids = sa.select(occurrences.c.id).where(occurrences.c.calendar == name)
+            c = subscriptions.c
+            await conn.execute(subscriptions.delete().where(sa.or_(
+                sa.and_(c.scope == SubscriptionScope.ALL.value, c.calendar == name),
+                sa.and_(c.scope == SubscriptionScope.SERIES.value, c.target.in_(series_ids)),
+                sa.and_(c.scope == SubscriptionScope.OCCURRENCE.value, c.target.in_(occurrence_ids)))))
+            await conn.execute(occurrences.delete().where(occurrences.c.calendar == name))
+            await conn.execute(series.delete().where(series.c.calendar == name))
+            removed = await conn.execute(calendars.delete().where(calendars.c.name == name))
+        return bool(removed.rowcount)
 
     async def occurrences_between(self, start: datetime, end: datetime, *, calendar: str | None = None,
                                   include_cancelled: bool = False) -> list[Occurrence]:
