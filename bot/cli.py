@@ -80,8 +80,9 @@ def _add_global_options(parser: argparse.ArgumentParser, *, defaults: bool) -> N
     def default(value: Any) -> Any:
         return value if defaults else argparse.SUPPRESS
 
-    parser.add_argument("--db", type=Path, default=default(None),
-                        help="SQLite database file (env EVENTBOT_DB, default ./eventbot.db)")
+    parser.add_argument("--db", default=default(None),
+                        help="SQLite file or database URL, e.g. postgresql+asyncpg://user@host/eventbot "
+                             "(env EVENTBOT_DB, default ./eventbot.db)")
     parser.add_argument("--config", type=Path, default=default(None),
                         help="TOML settings file (env EVENTBOT_CONFIG); EVENTBOT_* variables override it")
     parser.add_argument("-v", "--verbose", action="count", default=default(0),
@@ -109,6 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 async def _run(args: argparse.Namespace, config: Config, *, demo_dir: Path | None = None) -> int:
     from bot.app import default_adapters, load_adapter, open_app
     from bot.samples import add_demo_session, load_shipped_schedules
+    from bot.store.sql import describe_database
 
     names = args.adapters or default_adapters(config)
     adapters = [load_adapter(name, config) for name in names]
@@ -122,7 +124,7 @@ async def _run(args: argparse.Namespace, config: Config, *, demo_dir: Path | Non
                     "/live {id}, /poll \"How are you?\" Good Tired, /ask A question…",
                     id=demo_id, minutes=f"{args.minutes:g}"), flush=True)
         await app.start_adapters()
-        log.info("eventbot running with %s on %s", ", ".join(names), config.db)
+        log.info("eventbot running with %s on %s", ", ".join(names), describe_database(config.db))
         await app.wait_finished()
     return 0
 

@@ -52,7 +52,8 @@ class FeedConfig:
 
 @dataclass(frozen=True, slots=True)
 class Config:
-    db: Path = Path("eventbot.db")
+    db: Path | str = Path("eventbot.db")
+    """A SQLite file's path, or a SQLAlchemy URL (``postgresql+asyncpg://user@host/db``)."""
     organisers: tuple[str, ...] = ()
     adapters: tuple[str, ...] = ()
     timezone: str = "Europe/London"
@@ -135,7 +136,8 @@ def _build(raw: dict[str, Any]) -> Config:
             elif key in _INTS:
                 values[key] = int(value)
             elif key == "db":
-                values[key] = Path(value)
+                # A URL stays a string: Path() would fold its "//" and make it a file name.
+                values[key] = str(value) if "://" in str(value) else Path(value)
             elif key == "offsets":
                 values[key] = parse_offsets(list(_as_list(value)) if not isinstance(value, str) else value)
             elif key == "timezone":
