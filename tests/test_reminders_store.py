@@ -3,6 +3,7 @@ and migration 5 brings an older database's indexes to the current definition."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.clock import FakeClock
 from bot.models import ReminderStatus
 from bot.ports import PlannedReminder, ReminderOutcome
+from bot.store import schema
 from bot.store.sql import SqlStore
+from tests.databases import PostgresServer
 from tests.harness import START
 
 
@@ -98,4 +101,44 @@ async def test_migration_5_reindexes_an_older_outbox(backend: Path | str) -> Non
         assert "ix_reminders_status_id" in names and "ix_reminders_claim" not in names
         assert await store.schema_version() >= 5
     finally:
+        await store.close()
+
+
+async def test_migration_14_keeps_chat_times_past_2038(backend: Path | str) -> None:
+    clock = FakeClock(START)
+    store = await SqlStore.open(backend, clock)
+    async with store.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":  # the int4 column migration 6 first created
+            await conn.exec_driver_sql("ALTER TABLE chats ALTER COLUMN updated_ts TYPE INTEGER")
+        await conn.exec_driver_sql("DELETE FROM schema_version WHERE version = 14")
+    await store.close()
+
+    store = await SqlStore.open(backend, clock)
+    try:
+        after_2038 = 2**31 + 86_400
+        async with store.engine.begin() as conn:
+            await conn.execute(schema.chats.insert().values(chat_id="fake:room", language="cy",
+                                                            updated_ts=after_2038))
+            assert await conn.scalar(sa.select(schema.chats.c.updated_ts)) == after_2038
+        assert await store.schema_version() >= 14
+    finally:
+        await store.close()
+
+
+async def test_a_claim_skips_rows_another_process_is_claiming(postgres: PostgresServer) -> None:
+    # Process A is in the middle of claiming the first 100 rows (its transaction holds them);
+    # process B's claim takes the next 100 at once, instead of waiting behind A and finding none.
+    store = await SqlStore.open(postgres.database(), FakeClock(START))
+    other = await SqlStore.open(store.engine.url.render_as_string(hide_password=False), FakeClock(START))
+    try:
+        due = int(START.timestamp())
+        await store.reminders.apply_plan(now=due, inserts=planned(300, due), updates=[], deletes=[])
+        r = schema.reminders.c
+        async with store.engine.begin() as a:
+            held = (await a.execute(sa.select(r.id).order_by(r.ready_ts, r.id).limit(100)
+                                    .with_for_update())).scalars().all()
+            b = await asyncio.wait_for(other.reminders.claim("b", due + 60, {"fake": due + 60}, 100), 30)
+        assert len(b) == 100 and not {x.id for x in b} & set(held)
+    finally:
+        await other.close()
         await store.close()

@@ -62,6 +62,19 @@ def reindex(table: sa.Table, *, create: tuple[str, ...] = (), drop: tuple[str, .
     return apply
 
 
+def widen_to_bigint(table: sa.Table, column_name: str) -> Callable[[Connection], None]:
+    """Make an integer column 64-bit where the database gave it 32 (PostgreSQL's int4 ends in 2038;
+    SQLite's integers are 64-bit already)."""
+
+    def apply(conn: Connection) -> None:
+        if conn.dialect.name == "sqlite":
+            return
+        column = conn.dialect.identifier_preparer.quote(column_name)
+        conn.execute(sa.text(f"ALTER TABLE {table.name} ALTER COLUMN {column} TYPE BIGINT"))
+
+    return apply
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "core", create_tables(
         schema.calendars, schema.series, schema.occurrences,
@@ -78,6 +91,7 @@ MIGRATIONS: list[Migration] = [
         schema.reminders, create=("ix_reminders_status_id",), drop=("ix_reminders_claim",),
     )),
     Migration(6, "chat settings", create_tables(schema.chats)),
+    Migration(14, "chat times past 2038", widen_to_bigint(schema.chats, "updated_ts")),
 ]
 
 

@@ -86,7 +86,7 @@ chats = sa.Table(
     "chats", metadata,
     sa.Column("chat_id", sa.String(200), primary_key=True),
     sa.Column("language", sa.String(8), nullable=True),
-    sa.Column("updated_ts", sa.Integer, nullable=False),
+    sa.Column("updated_ts", sa.BigInteger, nullable=False),
 )
 
 subscriptions = sa.Table(
