@@ -54,6 +54,13 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--timezone", help="zone for floating times, if the feed names none")
     imp.set_defaults(handler=_import)
 
+    db = sub.add_parser("db", help="database maintenance")
+    db_sub = db.add_subparsers(dest="db_command", required=True, parser_class=_Parser)
+    copy = db_sub.add_parser("copy", help="copy a whole database into an empty one (SQLite to PostgreSQL)")
+    copy.add_argument("--from", dest="source", required=True, metavar="DB", help="path or URL to copy from")
+    copy.add_argument("--to", dest="target", required=True, metavar="DB", help="path or URL of an empty database")
+    copy.set_defaults(handler=_db_copy)
+
     ev = sub.add_parser("events", help="list sessions")
     ev.add_argument("--from", dest="start", help="first date (YYYY-MM-DD or ISO time; default now)")
     ev.add_argument("--to", dest="end", help="last date, inclusive (default 30 days after --from)")
@@ -188,6 +195,21 @@ def occurrence_json(o: Occurrence, tz: ZoneInfo) -> dict[str, Any]:
             "recurrence_id": o.recurrence_id or None, "title": o.title, "start": start, "end": end,
             "all_day": o.all_day, "status": o.status.value, "location": o.location, "url": o.url,
             "facilitator": o.facilitator, "cpd_hours": o.cpd_hours, "description": o.description}
+
+
+async def _db_copy(args: argparse.Namespace, config: Config) -> int:
+    from bot.progress import ProgressBar
+    from bot.store.copy import copy_database
+
+    _ = translator(config.language)
+    bar = ProgressBar(_)
+    try:
+        report = await copy_database(args.source, args.target, bar)
+    finally:
+        bar.close()
+    print(_("Copied {rows} rows in {tables} tables; every table's count matches.",
+            rows=f"{report.rows:,}", tables=len(report.counts)))
+    return 0
 
 
 async def _import(args: argparse.Namespace, config: Config) -> int:

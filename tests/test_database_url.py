@@ -59,7 +59,7 @@ def test_a_driver_that_is_not_installed_is_one_line(capsys: pytest.CaptureFixtur
     ("mysql+pymysql://u@h/db", "error: database unavailable: the pymysql driver is not installed"),
 ])
 def test_other_unusable_urls_are_one_line(url: str, message: str, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run(capsys, "--db", url, "events")
+    code, _out, err = run(capsys, "--db", url, "events")
     assert code == 1 and err.startswith(message) and err.count("\n") == 1, err
 
 
