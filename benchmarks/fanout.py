@@ -11,6 +11,13 @@ one APScheduler job per reminder at the due instant, sent one after another (wai
     python benchmarks/fanout.py                    # 2,000 subscribers at 30 msg/s (~2.5 min)
     python benchmarks/fanout.py --subscribers 10000
     python benchmarks/fanout.py --json
+    python benchmarks/fanout.py --kill-at 30 --json   # crash and restart: 120 people, /remind 1m
+
+With ``--kill-at N`` the real bot runs as a process (``python -m bot run`` on the fake adapter,
+each delivery appended to a file), is SIGKILLed once N people have their reminder, and is
+started again at once. ``recovery_s`` is from the restart to the first reminder of the killed
+process's batch in flight sent again; ``late_after_start`` counts reminders that arrived after
+their session had started (or never).
 """
 
 from __future__ import annotations
@@ -39,6 +46,8 @@ from bot.config import Config
 from bot.errors import RateLimited
 from bot.models import Outgoing, Subscription, SubscriptionScope, UserRef
 from bot.ports import RateLimits
+from tests.bot_process import BotProcess, claimed, kill_figures, prepare
+from tests.bot_process import wait_for as wait_for_people
 from tests.harness import make_occurrence, store_occurrences
 
 OFFSET = timedelta(minutes=15)
@@ -154,15 +163,62 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     return report
 
 
+def run_killed(args: argparse.Namespace) -> dict[str, Any]:
+    """120 people, ``/remind 1m``: SIGKILL mid-fan-out, restart at once."""
+    offset = timedelta(minutes=1)
+    with tempfile.TemporaryDirectory(prefix="eventbot-kill-") as tmp:
+        bot = BotProcess(Path(tmp), settings={"offsets": ["1m"], "reminder_batch": args.batch,
+                                              "early_window_minutes": args.early_window},
+                         fake_rate=args.rate, fake_send_delay=args.send_delay)
+        # Due once the process is surely up, early enough for the fan-out's early start.
+        due = (datetime.now(UTC) + timedelta(seconds=10 + args.subscribers / args.rate)).replace(microsecond=0)
+        start = due + offset
+        asyncio.run(prepare(bot.db, title="Kill benchmark plenary", start=start, subscribers=args.subscribers))
+        deadline = time.monotonic() + (start - datetime.now(UTC)).total_seconds() + 5
+        bot.start("first")
+        try:
+            before = wait_for_people(bot.out, args.kill_at, deadline)
+        finally:
+            bot.kill()
+        in_flight = asyncio.run(claimed(bot.db))
+        restarted = bot.start("second")
+        try:
+            delivered = wait_for_people(bot.out, args.subscribers, deadline)
+        finally:
+            bot.stop()
+    figures = kill_figures(delivered, before_kill=len(before), in_flight=in_flight, restarted=restarted,
+                           due=due, people=args.subscribers).as_dict()
+    return {"scenario": {"subscribers": args.subscribers, "rate_per_s": args.rate, "batch": args.batch,
+                         "send_delay_s": args.send_delay, "kill_at": args.kill_at, "offset": "1m",
+                         "due": due.isoformat(), "start": start.isoformat()},
+            "kill": figures}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--subscribers", type=int, default=2000)
+    parser.add_argument("--subscribers", type=int, help="default 2,000 (120 with --kill-at)")
     parser.add_argument("--rate", type=float, default=30.0, help="platform limit, messages/s")
     parser.add_argument("--batch", type=int, default=100, help="dispatcher claim batch")
     parser.add_argument("--early-window", type=int, default=10, help="minutes")
     parser.add_argument("--no-baseline", action="store_true")
     parser.add_argument("--json", action="store_true", help="print JSON only")
+    parser.add_argument("--kill-at", type=int, metavar="N",
+                        help="run the bot as a process, SIGKILL it once N people have their reminder, restart it")
+    parser.add_argument("--send-delay", type=float, default=0.03,
+                        help="with --kill-at: the platform's round trip per send, seconds")
     args = parser.parse_args()
+    if args.subscribers is None:
+        args.subscribers = 120 if args.kill_at is not None else 2000
+    if args.kill_at is not None:
+        killed = run_killed(args)
+        if args.json:
+            print(json.dumps(killed, indent=2))
+        else:
+            for section in ("scenario", "kill"):
+                print(f"{section}:")
+                for key, value in killed[section].items():
+                    print(f"  {key:24} {value}")
+        return
     report = asyncio.run(main_async(args))
     if args.json:
         print(json.dumps(report, indent=2))

@@ -26,6 +26,7 @@ from bot.messenger import Messenger
 from bot.ports import ChatAdapter, Clock, CommandMenu, Finished, SupportsCommandMenu
 from bot.services import Services
 from bot.store.sql import SqlStore
+from bot.workers import Worker
 
 log = logging.getLogger(__name__)
 
@@ -125,10 +126,14 @@ async def open_app(config: Config, *, adapters: Sequence[ChatAdapter] = (), cloc
     async with contextlib.AsyncExitStack() as stack:
         store = await SqlStore.open(config.db, clock)
         stack.push_async_callback(store.close)
+        # Before any feature claims work, and stopped after they all have.
+        worker = Worker(store.workers, clock, heartbeat_seconds=config.worker_heartbeat_seconds)
+        await worker.start()
+        stack.push_async_callback(worker.stop)
         alarms = alarms or SchedulerAlarms(clock)
         messenger = Messenger(adapters)
         services = Services(config=config, store=store, clock=clock, messenger=messenger,
-                            router=build_router(features), alarms=alarms)
+                            router=build_router(features), alarms=alarms, worker=worker)
         bot = Bot(services)
         for feature in features:
             setup = getattr(feature, "setup", None)

@@ -2,8 +2,16 @@
 
 ``CalendarService.sync`` fetches a source, parses it, and compares it with what is stored,
 by identity (UID + RECURRENCE-ID, never the title). The difference is stored in one
-transaction and reported as added / changed / cancelled occurrences; listeners registered
-with ``add_listener`` (the change notices below, the reminder planner) get that report.
+transaction and reported as added / changed / cancelled / restored occurrences; listeners
+registered with ``add_listener`` (the change notices below, the reminder planner) get that
+report.
+
+A session that vanishes from the feed is kept as a cancelled occurrence (its series
+definition goes, so it is neither expanded nor exported); if it comes back it is *restored*,
+never added again, so its subscriptions and reminders carry on. A refresh that would cancel
+more than ``max_cancel_share`` of a calendar's upcoming sessions (an empty or truncated
+export) is *held*: nothing is stored, the hold listeners (the organisers' notice) hear of it
+once, and it is applied only when an organiser forces it.
 
 Occurrences are materialised from a day ago to ``horizon_days`` ahead. Unchanged series are
 not expanded again on a refresh; ``advance_horizon`` (run daily) fills in the days that come
@@ -30,13 +38,15 @@ from bot.feeds import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT, FeedFetcher, is_url, n
 from bot.i18n import N_, Translator, reader_language, translator
 from bot.ical import FeedProblem, expand, feed_hash, parse_feed
 from bot.models import Attachment, ChatRef, Delivery, EventStatus, Occurrence, Outgoing, UserRef
-from bot.ports import CalendarInfo, Clock, SeriesRecord, Store
+from bot.ports import CalendarInfo, Clock, HeldRefresh, SeriesRecord, Store
 from bot.timeutil import format_when, zone
 
 log = logging.getLogger(__name__)
 
 LOOKBACK = timedelta(days=1)
 NOTICE_LINES = 10
+
+DEFAULT_MAX_CANCEL_SHARE = 0.5
 
 ChangeListener = Callable[["SyncReport"], Awaitable[None]]
 Progress = Callable[[str, int, int], None]
@@ -76,6 +86,10 @@ class SyncReport:
         changed: Occurrences whose time, title, location or link changed.
         cancelled: Occurrences cancelled by STATUS or gone from the feed (as they are
             stored now, with status cancelled).
+        restored: Occurrences that were cancelled or gone and are on again; ``fields``
+            holds ``status`` and whatever else changed meanwhile.
+        held: Set when the refresh was held back and nothing was stored (the lists above
+            are then empty).
         problems: What was skipped or repaired while reading the feed.
         series: Number of series the calendar now has.
         occurrences: Number of occurrences stored for it.
@@ -87,23 +101,30 @@ class SyncReport:
     added: list[Occurrence] = field(default_factory=list)
     changed: list[Change] = field(default_factory=list)
     cancelled: list[Occurrence] = field(default_factory=list)
+    restored: list[Change] = field(default_factory=list)
     problems: list[FeedProblem] = field(default_factory=list)
     series: int = 0
     occurrences: int = 0
+    held: HeldRefresh | None = None
 
     @property
     def has_changes(self) -> bool:
-        return bool(self.added or self.changed or self.cancelled)
+        return bool(self.added or self.changed or self.cancelled or self.restored)
 
     def render(self, _: Translator, *, problems: int = 20) -> str:
         """A summary for the organiser who asked for the import."""
-        if self.unchanged:
+        if self.held is not None:
+            lines = [held_line(self.calendar, self.held, _),
+                     _("Nothing was changed and nobody was told. If the feed is right, import it again "
+                       "with --force to apply it.")]
+        elif self.unchanged:
             lines = [_("“{calendar}” is up to date: nothing changed.", calendar=self.calendar)]
         else:
             lines = [_("Imported “{calendar}”: {series} events, {occurrences} sessions stored.",
                        calendar=self.calendar, series=self.series, occurrences=self.occurrences),
-                     _("{added} added, {changed} changed, {cancelled} cancelled.", added=len(self.added),
-                       changed=len(self.changed), cancelled=len(self.cancelled))]
+                     _("{added} added, {changed} changed, {cancelled} cancelled, {restored} restored.",
+                       added=len(self.added), changed=len(self.changed), cancelled=len(self.cancelled),
+                       restored=len(self.restored))]
         if self.problems:
             lines.append(_.plural("{n} item was skipped or repaired:", "{n} items were skipped or repaired:",
                                   len(self.problems)))
@@ -111,6 +132,11 @@ class SyncReport:
             if len(self.problems) > problems:
                 lines.append(_("…and {n} more.", n=len(self.problems) - problems))
         return "\n".join(lines)
+
+
+def held_line(calendar: str, held: HeldRefresh, _: Translator) -> str:
+    return _("Held: this refresh of “{calendar}” would cancel {cancels} of {upcoming} upcoming sessions.",
+             calendar=calendar, cancels=held.cancels, upcoming=held.upcoming)
 
 
 def default_calendar_name(source: str) -> str:
@@ -134,19 +160,26 @@ class CalendarService:
         timeout: float = DEFAULT_TIMEOUT,
         default_timezone: str = "UTC",
         fetcher: FeedFetcher | None = None,
+        max_cancel_share: float = DEFAULT_MAX_CANCEL_SHARE,
     ) -> None:
         self.store = store
         self.clock = clock
         self.horizon = timedelta(days=horizon_days)
         self.default_timezone = default_timezone
         self.fetcher = fetcher or FeedFetcher(max_bytes=max_bytes, timeout=timeout)
+        self.max_cancel_share = max_cancel_share
         self._listeners: list[ChangeListener] = []
+        self._hold_listeners: list[ChangeListener] = []
         self._locks: dict[str, asyncio.Lock] = {}
 
     def add_listener(self, listener: ChangeListener) -> None:
-        """Call ``listener(report)`` after every refresh that added, changed or cancelled
-        something."""
+        """Call ``listener(report)`` after every refresh that added, changed, cancelled or
+        restored something."""
         self._listeners.append(listener)
+
+    def add_hold_listener(self, listener: ChangeListener) -> None:
+        """Call ``listener(report)`` when a refresh is held (once per held feed content)."""
+        self._hold_listeners.append(listener)
 
     async def aclose(self) -> None:
         await self.fetcher.aclose()
@@ -159,8 +192,12 @@ class CalendarService:
     # ----------------------------------------------------------------------------- sync
 
     async def sync(self, name: str, source: str | None = None, *, timezone: str | None = None,
-                   refresh_minutes: int | None = None, progress: Progress | None = None) -> SyncReport:
+                   refresh_minutes: int | None = None, progress: Progress | None = None,
+                   force: bool = False) -> SyncReport:
         """Create or refresh a calendar.
+
+        A refresh that would cancel more than ``max_cancel_share`` of the calendar's upcoming
+        sessions is held (see ``SyncReport.held``) unless ``force`` is set.
 
         Raises:
             FeedError: The source could not be read or is not iCalendar; the calendar's
@@ -175,10 +212,11 @@ class CalendarService:
             raise UserError(N_("A calendar needs a name."))
         lock = self._locks.setdefault(name, asyncio.Lock())
         async with lock:
-            return await self._sync(name, source, timezone, refresh_minutes, progress or _no_progress)
+            return await self._sync(name, source, timezone, refresh_minutes, progress or _no_progress, force)
 
     async def _sync(self, name: str, source: str | None, timezone: str | None,
-                    refresh_minutes: int | None, progress: Progress = _no_progress) -> SyncReport:
+                    refresh_minutes: int | None, progress: Progress = _no_progress,
+                    force: bool = False) -> SyncReport:
         repo = self.store.calendars
         info = await repo.get_calendar(name)
         if source is None:
@@ -208,8 +246,10 @@ class CalendarService:
                     and info.content_hash == feed_hash(fetched.data):
                 fetched = replace(fetched, data=None)
             if fetched.data is None:
-                # Not modified: a cheap write of the sync time, nothing parsed or expanded.
+                # Not modified: a cheap write of the sync time, nothing parsed or expanded. The
+                # feed is what was last applied, so a refresh held since is moot.
                 await repo.save_calendar(replace(base, source=source, timezone=tz, last_sync=now, last_error="",
+                                                 held=None,
                                                  etag=fetched.etag or base.etag,
                                                  last_modified=fetched.last_modified or base.last_modified))
                 return SyncReport(name, source, unchanged=True, series=base.events, occurrences=base.occurrences)
@@ -232,15 +272,20 @@ class CalendarService:
 
         report = await self._apply(name, source, tz, base, parsed.series, stored_series, parsed.problems,
                                    etag=fetched.etag, last_modified=fetched.last_modified,
-                                   content_hash=parsed.content_hash, progress=progress)
-        if report.has_changes:
+                                   content_hash=parsed.content_hash, progress=progress,
+                                   existing=info is not None, force=force)
+        if report.held is not None:
+            if info is None or info.held is None or info.held.content_hash != report.held.content_hash:
+                await self._notify(report, self._hold_listeners)
+        elif report.has_changes:
             await self._notify(report)
         return report
 
     async def _apply(self, name: str, source: str, tz: str, base: CalendarInfo,
                      new_series: list[SeriesRecord], stored_series: list[SeriesRecord],
                      problems: list[FeedProblem], *, etag: str, last_modified: str,
-                     content_hash: str, progress: Progress = _no_progress) -> SyncReport:
+                     content_hash: str, progress: Progress = _no_progress, existing: bool = True,
+                     force: bool = False) -> SyncReport:
         repo = self.store.calendars
         now = self.clock.now()
         start, end = self.window()
@@ -260,8 +305,10 @@ class CalendarService:
         expansion = await asyncio.to_thread(expand, changed_series, start, end, progress=expanded)
         problems = [*problems, *expansion.problems]
         old: dict[str, Occurrence] = {}
-        if touched and stored_series:
+        if touched and existing:
             # A few edited series are read one by one; a large change reads the calendar once.
+            # A series that is new to the list may have been here before: its sessions were
+            # kept, cancelled, when it went, and are restored from them.
             if len(touched) <= 50:
                 stored = [o for sid in touched for o in await repo.occurrences_of_series(sid)]
             else:
@@ -285,7 +332,9 @@ class CalendarService:
                 report.cancelled.append(occurrence)
                 continue
             fields = _changed_fields(before, occurrence)
-            if fields:
+            if "status" in fields:
+                report.restored.append(Change(before, occurrence, fields))
+            elif fields:
                 report.changed.append(Change(before, occurrence, fields))
         for occurrence in old.values():
             # Gone from the feed: cancel what has not ended yet; past sessions stay as history.
@@ -297,8 +346,19 @@ class CalendarService:
             report.cancelled.append(cancelled)
             upserts.append(cancelled)
 
+        held = None if force or not existing else await self._hold(name, report, content_hash, base.held)
+        if held is not None:
+            # Nothing of the feed is stored, not even its validators, so that each refresh
+            # reads it again and a forced import has something to apply.
+            if base.held != held:
+                await repo.save_calendar(replace(base, last_error="", held=held))
+                log.warning("calendar %s: refresh held, it would cancel %d of %d upcoming sessions", name,
+                            held.cancels, held.upcoming)
+            return SyncReport(name, source, problems=problems, series=base.events, occurrences=base.occurrences,
+                              held=held)
+
         info = replace(base, source=source, timezone=tz, etag=etag, last_modified=last_modified,
-                       content_hash=content_hash, last_sync=now, last_error="")
+                       content_hash=content_hash, last_sync=now, last_error="", held=None)
         report_progress("store", 0, 1)
         await repo.apply_sync(
             name,
@@ -312,12 +372,26 @@ class CalendarService:
         saved = await repo.get_calendar(name)
         report.series = saved.events if saved else len(new_series)
         report.occurrences = saved.occurrences if saved else len(upserts)
-        log.info("calendar %s: %d series, +%d ~%d x%d", name, report.series, len(report.added),
-                 len(report.changed), len(report.cancelled))
+        log.info("calendar %s: %d series, +%d ~%d x%d ^%d", name, report.series, len(report.added),
+                 len(report.changed), len(report.cancelled), len(report.restored))
         return report
 
-    async def _notify(self, report: SyncReport) -> None:
-        for listener in self._listeners:
+    async def _hold(self, name: str, report: SyncReport, content_hash: str,
+                    already: HeldRefresh | None) -> HeldRefresh | None:
+        """The hold for this refresh if it cancels too much of what is still to come, else None."""
+        now = self.clock.now()
+        cancels = sum(1 for o in report.cancelled if o.end > now)
+        if not cancels:
+            return None
+        upcoming = await self.store.calendars.count_upcoming(name, now)
+        if upcoming == 0 or cancels <= self.max_cancel_share * upcoming:
+            return None
+        if already is not None and already.content_hash == content_hash:
+            return already
+        return HeldRefresh(since=now, cancels=cancels, upcoming=upcoming, content_hash=content_hash)
+
+    async def _notify(self, report: SyncReport, listeners: Sequence[ChangeListener] | None = None) -> None:
+        for listener in self._listeners if listeners is None else listeners:
             try:
                 await listener(report)
             except Exception:
@@ -481,8 +555,8 @@ def occurrence_event(o: Occurrence) -> icalendar.Event:
 
 
 class ChangeNotices:
-    """Tells each subscriber of a changed or cancelled session, once per refresh, in their
-    language and zone."""
+    """Tells each subscriber of a changed, cancelled or restored session, once per refresh, in
+    their language and zone."""
 
     def __init__(self, store: Store, send: Send, clock: Clock, *, default_language: str = "en",
                  default_timezone: str = "UTC") -> None:
@@ -496,7 +570,8 @@ class ChangeNotices:
         now = self.clock.now()
         per_person: dict[str, list[tuple[Occurrence, Change | None]]] = {}
         affected: list[tuple[Occurrence, Change | None]] = [
-            *((c.after, c) for c in report.changed), *((o, None) for o in report.cancelled)]
+            *((c.after, c) for c in report.changed), *((o, None) for o in report.cancelled),
+            *((c.after, c) for c in report.restored)]
         for occurrence, change in affected:
             if occurrence.end <= now and (change is None or change.before.end <= now):
                 continue  # nobody needs to hear about a session that is over
@@ -531,10 +606,46 @@ class ChangeNotices:
                 log.warning("change notice to %s not delivered: %s", user_id, error)
 
 
+class HoldNotices:
+    """Tells each organiser, privately and in their language, that a refresh was held and how
+    to apply it."""
+
+    def __init__(self, store: Store, send: Send, organisers: Sequence[str], *, default_language: str = "en",
+                 max_cancel_share: float = DEFAULT_MAX_CANCEL_SHARE) -> None:
+        self.store = store
+        self.send = send
+        self.organisers = tuple(organisers)
+        self.default_language = default_language
+        self.max_cancel_share = max_cancel_share
+
+    async def __call__(self, report: SyncReport) -> None:
+        if report.held is None:
+            return
+        for user_id in self.organisers:
+            settings = await self.store.people.get_settings(user_id)
+            _ = translator(await reader_language(self.store.people, settings, None, self.default_language))
+            lines = [held_line(report.calendar, report.held, _),
+                     _("That is more than the share allowed ({share} %), so nothing was changed and no "
+                       "subscriber was told.",
+                       share=f"{self.max_cancel_share * 100:g}")]
+            if is_url(report.source):
+                lines.append(_("If the feed is right, apply it with /import {source} {calendar} --force",
+                               source=report.source, calendar=report.calendar))
+            else:
+                lines.append(_("If the feed is right, apply it with: eventbot import {source} --calendar "
+                               "{calendar} --force", source=report.source, calendar=report.calendar))
+            try:
+                await self.send(Outgoing("\n".join(lines), user=UserRef(user_id), kind="notice"))
+            except (DeliveryFailed, AdapterUnavailable) as error:
+                log.warning("held refresh notice to %s not delivered: %s", user_id, error)
+
+
 def notice_line(o: Occurrence, change: Change | None, tz: Any, _: Translator) -> str:
     when = format_when(o.start, tz, _, all_day=o.all_day, start_date=o.start_date)
     if change is None:
         return _("• “{title}” ({when}) is cancelled. [{id}]", title=o.title, when=when, id=o.id)
+    if change.fields == ("status",):
+        return _("• “{title}” ({when}) is back on. [{id}]", title=o.title, when=when, id=o.id)
     before = change.before
     parts = []
     if "time" in change.fields:
@@ -557,8 +668,13 @@ def notice_line(o: Occurrence, change: Change | None, tz: Any, _: Translator) ->
 # --------------------------------------------------------------------------- CLI glue
 
 
-async def import_command(services: Any, source: str, calendar: str | None, timezone: str | None) -> int:
-    """``eventbot import SOURCE [--calendar NAME] [--timezone ZONE]``: print the report."""
+HELD_EXIT_CODE = 3
+
+
+async def import_command(services: Any, source: str, calendar: str | None, timezone: str | None,
+                         force: bool = False) -> int:
+    """``eventbot import SOURCE [--calendar NAME] [--timezone ZONE] [--force]``: print the
+    report; exit with ``HELD_EXIT_CODE`` when the refresh was held."""
     from bot.progress import ProgressBar
 
     service = _service(services)
@@ -566,11 +682,11 @@ async def import_command(services: Any, source: str, calendar: str | None, timez
     _ = translator(services.config.language)
     bar = ProgressBar(_)
     try:
-        report = await service.sync(name, source, timezone=timezone, progress=bar)
+        report = await service.sync(name, source, timezone=timezone, progress=bar, force=force)
     finally:
         bar.close()
     print(report.render(_))
-    return 0
+    return HELD_EXIT_CODE if report.held is not None else 0
 
 
 def _service(services: Any) -> CalendarService:
@@ -581,13 +697,17 @@ def _service(services: Any) -> CalendarService:
 
 
 def summary_lines(calendars: Sequence[CalendarInfo], tz: Any, _: Translator) -> list[str]:
-    """One line per calendar: name, source, last sync, counts, and the last error if any."""
+    """One line per calendar: name, source, last sync, counts, and a held refresh and the
+    last error if any."""
     lines = []
     for info in calendars:
         synced = (format_when(info.last_sync, tz, _) if info.last_sync else _("never"))
         line = _("{name}: {events} events, {occurrences} sessions; last sync {synced}; source {source}",
                  name=info.name, events=info.events, occurrences=info.occurrences, synced=synced,
                  source=info.source or "-")
+        if info.held:
+            line += "\n  " + _("{held} Waiting since {since}; an organiser applies it with --force.",
+                               held=held_line(info.name, info.held, _), since=format_when(info.held.since, tz, _))
         if info.last_error:
             line += "\n  " + _("last error: {error}", error=info.last_error)
         lines.append(line)

@@ -52,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("source", help="file path, http(s):// or webcal:// URL")
     imp.add_argument("--calendar", help="calendar name (default: the file name)")
     imp.add_argument("--timezone", help="zone for floating times, if the feed names none")
+    imp.add_argument("--force", action="store_true",
+                     help="apply the refresh even if it cancels more than feed_max_cancel_share of the upcoming "
+                          "sessions (otherwise it is held, and the command exits with status 3)")
     imp.set_defaults(handler=_import)
 
     db = sub.add_parser("db", help="database maintenance")
@@ -217,7 +220,7 @@ async def _import(args: argparse.Namespace, config: Config) -> int:
     from bot.calendars import import_command
 
     async with open_app(config) as app:
-        return await import_command(app.services, args.source, args.calendar, args.timezone)
+        return await import_command(app.services, args.source, args.calendar, args.timezone, args.force)
 
 
 if __name__ == "__main__":

@@ -63,8 +63,14 @@ class Config:
     horizon_days: int = 400
     feed_max_bytes: int = 10_000_000
     feed_timeout: float = 20.0
+    feed_max_cancel_share: float = 0.5
+    """A refresh that would cancel more than this share of a calendar's upcoming sessions is
+    held until an organiser forces it (1 turns the check off)."""
     reminder_batch: int = 100
     reminder_lease_seconds: int = 120
+    worker_heartbeat_seconds: int = 2
+    """How often this process says it is alive; silent for three, it is taken for dead and
+    what it claimed is sent by another (or by itself, restarted)."""
     early_window_minutes: int = 10
     rate_share: float = 1.0
     """This process's share of each platform's declared limits: 0.5 each when two bot
@@ -85,7 +91,7 @@ class Config:
 
 _LISTS = {"organisers", "adapters", "digest_chats"}
 _INTS = {"horizon_days", "feed_max_bytes", "reminder_batch", "early_window_minutes", "digest_hour",
-         "reminder_lease_seconds", "discord_events_guild"}
+         "reminder_lease_seconds", "worker_heartbeat_seconds", "discord_events_guild"}
 
 
 def load_config(path: Path | None = None, env: Mapping[str, str] | None = None,
@@ -147,6 +153,11 @@ def _build(raw: dict[str, Any]) -> Config:
                 values[key] = SecretStr(value) if value else None
             elif key == "feed_timeout":
                 values[key] = float(value)
+            elif key == "feed_max_cancel_share":
+                share = float(value)
+                if not 0 <= share <= 1:
+                    raise ValueError(f"{share} is not a share between 0 and 1 (0.5 is half)")
+                values[key] = share
             elif key == "rate_share":
                 share = float(value)
                 if not 0 < share <= 1:

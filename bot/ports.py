@@ -189,6 +189,24 @@ class CalendarInfo:
     events: int = 0
     occurrences: int = 0
     refresh_minutes: int | None = None
+    held: HeldRefresh | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HeldRefresh:
+    """A refresh that was not applied because it would cancel too much of the programme.
+
+    Attributes:
+        since: When it was first held.
+        cancels: How many upcoming sessions it would cancel.
+        upcoming: How many upcoming sessions the calendar had.
+        content_hash: Hash of the held feed, so that the same feed is not reported twice.
+    """
+
+    since: datetime
+    cancels: int
+    upcoming: int
+    content_hash: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,6 +280,10 @@ class CalendarRepository(Protocol):
 
     async def occurrences_of_calendar(self, calendar: str) -> list[Occurrence]:
         """Return every stored occurrence of a calendar, cancelled ones included."""
+        ...
+
+    async def count_upcoming(self, calendar: str, after: datetime) -> int:
+        """Return how many non-cancelled occurrences of a calendar end after ``after``."""
         ...
 
     async def get_occurrence(self, occurrence_id: str) -> Occurrence | None:
@@ -427,21 +449,27 @@ class ReminderRepository(Protocol):
         """The earliest ``ready_ts`` of a pending reminder."""
         ...
 
-    async def oldest_claim(self) -> int | None:
-        """The earliest ``claimed_at`` of a reminder being sent."""
+    async def next_reclaim(self, *, lease: int, stale_after: int, keep: int | None = None) -> int | None:
+        """The earliest instant a claim can go back to pending: its lease run out, or its
+        worker silent for ``stale_after`` seconds (now, for a claim whose worker is gone).
+        Claims of the worker ``keep`` (the caller's own) are judged by their lease only."""
         ...
 
-    async def release_stale(self, older_than: int, now: int) -> int:
-        """Return claims taken before ``older_than`` (a crashed sender's) to pending."""
+    async def release_stale(self, older_than: int, now: int, *, silent_since: int | None = None,
+                            keep: int | None = None) -> int:
+        """Return to pending the claims taken before ``older_than`` (an expired lease), and,
+        given ``silent_since``, those of every worker other than ``keep`` whose heartbeat is
+        older than that or whose row is gone (a crashed process's); return how many."""
         ...
 
     async def expire_started(self, now: int) -> int:
         """Mark pending reminders of sessions that already started as expired."""
         ...
 
-    async def claim(self, token: str, now: int, horizons: dict[str, int], limit: int) -> list[Reminder]:
+    async def claim(self, token: str, now: int, horizons: dict[str, int], limit: int, *,
+                    worker: int | None = None) -> list[Reminder]:
         """Atomically claim up to ``limit`` pending reminders, of each platform those ready by
-        its horizon, earliest first; return them."""
+        its horizon, earliest first, for ``worker`` (``WorkerRepository``); return them."""
         ...
 
     async def renew(self, token: str, now: int) -> None:
@@ -501,6 +529,47 @@ class ReminderRepository(Protocol):
     async def set_meta(self, key: str, value: str) -> None:
         """Store a small piece of dispatcher state."""
         ...
+
+@dataclass(frozen=True, slots=True)
+class WorkerInfo:
+    """A process working on the database (times in UTC epoch seconds).
+
+    Attributes:
+        id: Row id; claims name their worker by it.
+        host: The machine's host name.
+        pid: Its process id there.
+        process_start: What tells it from a later process with the same pid (empty if unknown).
+        started_ts: When it registered.
+        heartbeat_ts: When it last said it was alive.
+    """
+
+    id: int
+    host: str
+    pid: int
+    process_start: str
+    started_ts: int
+    heartbeat_ts: int
+
+
+class WorkerRepository(Protocol):
+    """The processes working on the database, each with a heartbeat."""
+
+    async def register(self, host: str, pid: int, process_start: str, now: int) -> int:
+        """Add a worker (heartbeat ``now``); return its id."""
+        ...
+
+    async def beat(self, worker_id: int, now: int) -> bool:
+        """Record a heartbeat; False if the worker's row is gone (it was taken for dead)."""
+        ...
+
+    async def workers(self) -> list[WorkerInfo]:
+        """Every registered worker, oldest first."""
+        ...
+
+    async def forget(self, worker_ids: Sequence[int]) -> int:
+        """Remove workers (stopped, or known dead); their claims are then orphaned."""
+        ...
+
 
 class LiveRepository(Protocol):
     """Live sessions: chat bindings, polls and votes, questions and upvotes, check-ins.
@@ -676,6 +745,11 @@ class Store(Protocol):
         """Live sessions: bindings, polls, questions and check-ins."""
         ...
 
+    @property
+    def workers(self) -> WorkerRepository:
+        """The processes working on the database, and their heartbeats."""
+        ...
+
     async def close(self) -> None:
         """Release the connection pool."""
         ...
@@ -704,4 +778,6 @@ __all__ = [
     "SupportsCommandMenu",
     "SupportsEventMirror",
     "SupportsNativePolls",
+    "WorkerInfo",
+    "WorkerRepository",
 ]

@@ -16,6 +16,7 @@ from bot.ports import Clock, Store
 if TYPE_CHECKING:
     from bot.commands.router import Router
     from bot.reminders.service import ReminderService
+    from bot.workers import Worker
 
 PersonListener = Callable[[str], Awaitable[None]]
 
@@ -39,6 +40,8 @@ class Services:
     alarms: Alarms
     calendars: Schedule | None = None
     reminders: ReminderService | None = None
+    worker: Worker | None = None
+    """This process's row among the database's workers; what it claims is claimed for it."""
     person_listeners: list[PersonListener] = field(default_factory=list)
     private_listeners: list[PersonListener] = field(default_factory=list)
 

@@ -146,15 +146,18 @@ async def test_refresh_reports_moved_cancelled_added_and_gone(harness: Harness, 
     assert server.requests[-1]["If-None-Match"] == server.etag
 
 
-async def test_a_session_that_comes_back_is_changed_not_duplicated(harness: Harness, server: FakeFeedServer) -> None:
+async def test_a_session_that_comes_back_is_restored_not_duplicated(harness: Harness,
+                                                                    server: FakeFeedServer) -> None:
     service = service_of(harness)
     await service.sync("sww", server.url())
     server.feed = V2
     await service.sync("sww")
     server.feed = V1
     report = await service.sync("sww")
-    back = {c.after.id: c.fields for c in report.changed}
+    back = {c.after.id: c.fields for c in report.restored}
     assert back[oid(WORKSHOP_UID)] == ("status",)
+    assert back[oid(SERIES_UID, "2025-04-08T09:00:00Z")] == ("status",)
+    assert oid(WORKSHOP_UID) not in {o.id for o in report.added}
     assert oid(PANEL_UID) in {o.id for o in report.cancelled}
     assert len(await harness.app.store.calendars.occurrences_of_calendar("sww")) == 9
 
@@ -346,7 +349,9 @@ def test_cli_import_calendars_export_and_events(tmp_path: Path, database: Path |
     code, out, _ = run_cli(capsys, "--db", db, "events", "--from", "2031-03-01", "--to", "2031-03-31", "--json")
     assert code == 0 and json.loads(out) == []  # the series ended in 2025
     feed.write_bytes(calendar(vevent("w@x", "SUMMARY:Weekly", "DTSTART:20250318T100000Z", "RRULE:FREQ=WEEKLY")))
-    run_cli(capsys, "--db", db, "import", str(feed), "--calendar", "sww")
+    # A feed that replaces the whole programme is held until forced (tests/test_feed_hold.py).
+    assert run_cli(capsys, "--db", db, "import", str(feed), "--calendar", "sww")[0] == 3
+    assert run_cli(capsys, "--db", db, "import", str(feed), "--calendar", "sww", "--force")[0] == 0
     code, out, _ = run_cli(capsys, "--db", db, "events", "--from", "2031-03-01", "--to", "2031-03-14", "--json")
     assert code == 0 and [e["title"] for e in json.loads(out)] == ["Weekly", "Weekly"]
 

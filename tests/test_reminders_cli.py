@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from bot.cli import main
+from bot.clock import SystemClock
+from bot.store.sql import SqlStore
 from tests.harness import START, Harness, make_occurrence
 
 
@@ -32,6 +35,7 @@ def test_reminders_command_shows_counts_progress_and_failures(tmp_path: Path, da
     report = json.loads(capsys.readouterr().out)
     assert report["counts"] == {"pending": 1, "sending": 0, "sent": 1, "failed": 2, "expired": 0}
     assert report["fanout"]["sent"] == 1 and report["fanout"]["finished"]
+    assert report["workers"] == []  # the bot that sent them stopped cleanly
     assert {r["user"] for r in report["reminders"]} == {"fake:bob"}
     assert {r["title"] for r in report["reminders"]} == {"CLI session", "Later session"}
 
@@ -39,3 +43,18 @@ def test_reminders_command_shows_counts_progress_and_failures(tmp_path: Path, da
     out = capsys.readouterr().out
     assert "reminders: pending 1, sending 0, sent 1, failed 2, expired 0" in out
     assert "pending fake:alice “Later session”" in out
+
+
+def test_reminders_command_shows_the_bot_processes_and_their_last_heartbeat(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    async def crashed() -> None:
+        store = await SqlStore.open(tmp_path / "bot.db", SystemClock())
+        try:
+            await store.workers.register("bot-host", 4242, "", int(SystemClock().now().timestamp()) - 600)
+        finally:
+            await store.close()
+
+    asyncio.run(crashed())
+    assert main(["--db", str(tmp_path / "bot.db"), "reminders"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"worker #1 bot-host pid 4242, started \S+, last heartbeat 6\d\ds ago", out)

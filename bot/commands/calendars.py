@@ -15,11 +15,12 @@ from typing import TYPE_CHECKING
 from bot.calendars import (
     CalendarService,
     ChangeNotices,
+    HoldNotices,
     build_ics,
     default_calendar_name,
     summary_lines,
 )
-from bot.commands.router import CommandSpec, Param, ParsedCommand, Router
+from bot.commands.router import CommandSpec, Flag, Param, ParsedCommand, Router
 from bot.context import Context
 from bot.errors import FeedError, UsageError, UserError
 from bot.feeds import FeedFetcher, is_url
@@ -47,15 +48,20 @@ def feed_job_id(name: str) -> str:
 
 async def setup(services: Services, stack: contextlib.AsyncExitStack) -> None:
     """Open the feed fetcher, make the calendar service the app's schedule, send change
-    notices, and refresh the configured feeds on their intervals."""
+    notices (and tell the organisers of a held refresh), and refresh the configured feeds on
+    their intervals."""
     config = services.config
     configured = {feed.name for feed in config.feeds}
     fetcher = await stack.enter_async_context(
         FeedFetcher(max_bytes=config.feed_max_bytes, timeout=config.feed_timeout))
     service = CalendarService(services.store, services.clock, horizon_days=config.horizon_days,
-                              default_timezone=config.timezone, fetcher=fetcher)
+                              default_timezone=config.timezone, fetcher=fetcher,
+                              max_cancel_share=config.feed_max_cancel_share)
     service.add_listener(ChangeNotices(services.store, services.messenger.send, services.clock,
                                        default_language=config.language, default_timezone=config.timezone))
+    service.add_hold_listener(HoldNotices(services.store, services.messenger.send, config.organisers,
+                                          default_language=config.language,
+                                          max_cancel_share=config.feed_max_cancel_share))
     services.calendars = service
     for feed in config.feeds:
         schedule_feed(services, service, feed.name, feed.source, feed.refresh_minutes, feed.timezone or None)
@@ -98,7 +104,7 @@ async def import_(ctx: Context, cmd: ParsedCommand) -> None:
     await ctx.reply(ctx._("Importing “{name}”…", name=name))
     existing = await ctx.services.store.calendars.get_calendar(name)
     minutes = (existing.refresh_minutes if existing else None) or DEFAULT_REFRESH_MINUTES
-    report = await service.sync(name, source, refresh_minutes=minutes)
+    report = await service.sync(name, source, refresh_minutes=minutes, force=cmd.flag("force"))
     if name not in {feed.name for feed in ctx.services.config.feeds}:
         schedule_feed(ctx.services, service, name, source, minutes, None)
     await ctx.reply(report.render(ctx._) + "\n" +
@@ -161,7 +167,8 @@ def register(router: Router) -> None:
         "import", N_("Import or refresh a calendar from an iCal address."), import_,
         params=(Param("url", N_("An http(s) or webcal address of an .ics feed")),
                 Param("name", N_("A name for the calendar"), required=False)),
-        role=Role.ORGANISER, usage_hint="URL [NAME]"))
+        flags=(Flag("force", N_("Apply a refresh even if it cancels most of the upcoming sessions")),),
+        role=Role.ORGANISER, usage_hint="URL [NAME] [--force]"))
     router.add(CommandSpec("calendars", N_("List calendars, their last sync and errors."), calendars,
                            role=Role.ORGANISER))
     router.add(CommandSpec("ics", N_("Get the sessions you follow as an .ics file."), ics))

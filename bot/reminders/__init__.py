@@ -39,11 +39,11 @@ async def setup(services: Services, stack: contextlib.AsyncExitStack) -> None:
 
 
 def _follow_calendar(service: ReminderService) -> ChangeListener:
-    """After each feed refresh: new sessions get reminders, moved ones move theirs, and
-    cancelled or vanished ones lose theirs."""
+    """After each feed refresh: new and restored sessions get reminders, moved ones move
+    theirs, and cancelled or vanished ones lose theirs."""
 
     async def on_sync(report: SyncReport) -> None:
-        changed = [o.id for o in report.added] + [c.after.id for c in report.changed]
+        changed = [o.id for o in report.added] + [c.after.id for c in report.changed + report.restored]
         await service.occurrences_changed(changed, [o.id for o in report.cancelled])
 
     return on_sync

@@ -1,11 +1,13 @@
 """``eventbot reminders``: the outbox as organisers see it — counts by status, the current
-fan-out's progress, and the reminders of one status (failed by default)."""
+fan-out's progress, the bot processes working on it, and the reminders of one status (failed
+by default)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from datetime import UTC, datetime
 from typing import Any
 
 from bot.clock import SystemClock
@@ -41,6 +43,10 @@ async def reminders_command(args: argparse.Namespace, config: Config) -> int:
         progress_text = await store.reminders.get_meta("fanout")
         progress = json.loads(progress_text) if progress_text else None
         found = await store.reminders.find(status, limit=max(0, args.limit))
+        now = int(SystemClock().now().timestamp())
+        workers = [{"id": w.id, "host": w.host, "pid": w.pid,
+                    "started": datetime.fromtimestamp(w.started_ts, UTC).isoformat(),
+                    "silent_seconds": max(0, now - w.heartbeat_ts)} for w in await store.workers.workers()]
         titles: dict[str, str] = {}
         for r in found:
             if r.occurrence_id not in titles:
@@ -50,8 +56,8 @@ async def reminders_command(args: argparse.Namespace, config: Config) -> int:
         await store.close()
     rows = [reminder_json(r, titles) for r in found]
     if args.json:
-        print(json.dumps({"counts": counts, "fanout": progress, "status": status.value, "reminders": rows},
-                         ensure_ascii=False, indent=2))
+        print(json.dumps({"counts": counts, "fanout": progress, "workers": workers, "status": status.value,
+                          "reminders": rows}, ensure_ascii=False, indent=2))
         return 0
     print("reminders: " + ", ".join(f"{name} {n}" for name, n in counts.items()))
     if progress:
@@ -60,6 +66,10 @@ async def reminders_command(args: argparse.Namespace, config: Config) -> int:
               f"{progress['failed']} failed, {progress['expired']} expired, {progress['retried']} to retry, "
               f"{progress['waiting']} waiting, {progress['rate_per_second']} msg/s, "
               f"{progress['rate_limited']} rate limits honoured")
+    for w in workers:
+        # A worker silent for long is a crashed process; the next bot to start forgets it.
+        print(f"worker #{w['id']} {w['host']} pid {w['pid']}, started {w['started']}, "
+              f"last heartbeat {w['silent_seconds']}s ago")
     if not rows:
         print(f"no {status.value} reminders", file=sys.stderr)
     for row in rows:

@@ -3,9 +3,11 @@ and records each outcome.
 
 * The alarm clock holds one job, ``reminders:dispatch``, set for the next instant anything can
   be sent; everything else lives in the outbox, so a restart loses nothing.
-* A claim is an atomic ``UPDATE`` that stamps rows with a token and a time (a lease). A batch's
-  outcomes are recorded together when it ends; if the process dies first, its claims go back
-  to pending once the lease runs out, so at most that one batch can be sent twice.
+* A claim is an atomic ``UPDATE`` that stamps rows with a token, a time (a lease) and this
+  process's worker (``bot.workers``). A batch's outcomes are recorded together when it ends; if
+  the process dies first, its claims go back to pending as soon as its worker is known dead
+  (at once when it restarts on the same host, else after a few missed heartbeats), or at the
+  latest when the lease runs out, so at most that one batch can be sent twice.
 * When many reminders fall due at once, sending starts early enough that the last lands by
   its due time at the adapter's rate, but never more than ``early_window_minutes`` early.
 * A send that its own chat's limit holds back (a group takes 20 a minute on Telegram) waits
@@ -54,6 +56,7 @@ from bot.ports import ReminderOutcome, Store
 from bot.reminders.planner import safe_zone
 from bot.reminders.ratelimit import Limiter
 from bot.timeutil import format_when, humanise_until
+from bot.workers import STALE_BEATS
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -242,6 +245,14 @@ class Dispatcher:
         else:
             self.services.alarms.at(DISPATCH_JOB, when, self.run)
 
+    def _worker_id(self) -> int | None:
+        worker = self.services.worker
+        return worker.id if worker is not None else None
+
+    def _stale_after(self) -> int:
+        worker = self.services.worker
+        return worker.stale_after if worker is not None else STALE_BEATS * self.services.config.worker_heartbeat_seconds
+
     def _platforms(self) -> list[str]:
         return [a.name for a in self.services.messenger.adapters]
 
@@ -259,9 +270,10 @@ class Dispatcher:
         ready = await self.repo.next_ready()
         if ready is not None and ready > now + self.early_window:
             candidates.append(ready - self.early_window)
-        claimed = await self.repo.oldest_claim()
-        if claimed is not None:
-            candidates.append(max(now, claimed + self.lease + 1))
+        reclaim = await self.repo.next_reclaim(lease=self.lease + 1, stale_after=self._stale_after() + 1,
+                                               keep=self._worker_id())
+        if reclaim is not None:
+            candidates.append(max(now, reclaim))
         return datetime.fromtimestamp(min(candidates), UTC) if candidates else None
 
     async def _horizons(self, now: int | float) -> tuple[dict[str, int | None], int | float | None]:
@@ -321,9 +333,12 @@ class Dispatcher:
             if time.monotonic() - maintained >= MAINTENANCE_SECONDS:
                 # Full scans of the pending set: at the start and every few seconds, not per batch.
                 maintained = time.monotonic()
-                released = await self.repo.release_stale(now - self.lease, now)
+                released = await self.repo.release_stale(now - self.lease, now,
+                                                         silent_since=now - self._stale_after(),
+                                                         keep=self._worker_id())
                 if released:
-                    log.warning("returned %d reminders from an expired claim to pending", released)
+                    log.warning("returned %d reminders to pending: their worker is gone or their lease ran out",
+                                released)
                 expired = await self.repo.expire_started(now)
                 if expired:
                     log.warning("%d pending reminders expired: their sessions had already started", expired)
@@ -335,7 +350,7 @@ class Dispatcher:
                 refreshed = time.monotonic()
             token = uuid.uuid4().hex
             batch = await self.repo.claim(token, now, {p: h for p, h in horizons.items() if h is not None},
-                                          self.batch_size)
+                                          self.batch_size, worker=self._worker_id())
             if len(batch) < self.batch_size:
                 horizons = None  # exhausted what was known to be due: look again next time
             if self._stopping:

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.models import EventStatus, Occurrence
-from bot.ports import CalendarInfo, SeriesRecord
+from bot.ports import CalendarInfo, HeldRefresh, SeriesRecord
 from bot.store.schema import calendars, occurrences, series
 
 _CHUNK = 500
@@ -60,6 +60,13 @@ def _series_from_row(r: Any) -> SeriesRecord:
                         content_hash=r.content_hash)
 
 
+def _held_from_row(r: Any) -> HeldRefresh | None:
+    since = from_ts(r.held_since)
+    if since is None:
+        return None
+    return HeldRefresh(since=since, cancels=r.held_cancels, upcoming=r.held_upcoming, content_hash=r.held_hash)
+
+
 def _chunks(items: Sequence[Any]) -> list[Sequence[Any]]:
     return [items[i:i + _CHUNK] for i in range(0, len(items), _CHUNK)]
 
@@ -93,7 +100,7 @@ class SqlCalendarRepository:
             name=r.name, source=r.source, timezone=r.timezone, etag=r.etag,
             last_modified=r.last_modified, content_hash=r.content_hash,
             last_sync=from_ts(r.last_sync), last_error=r.last_error, events=r.ser,
-            occurrences=r.occ, refresh_minutes=r.refresh_minutes) for r in rows]
+            occurrences=r.occ, refresh_minutes=r.refresh_minutes, held=_held_from_row(r)) for r in rows]
 
     async def save_calendar(self, info: CalendarInfo) -> None:
         async with self._engine.begin() as conn:
@@ -104,7 +111,11 @@ class SqlCalendarRepository:
         values = {"source": info.source, "timezone": info.timezone, "etag": info.etag,
                   "last_modified": info.last_modified, "content_hash": info.content_hash,
                   "last_sync": ts(info.last_sync) if info.last_sync else None,
-                  "last_error": info.last_error, "refresh_minutes": info.refresh_minutes}
+                  "last_error": info.last_error, "refresh_minutes": info.refresh_minutes,
+                  "held_since": ts(info.held.since) if info.held else None,
+                  "held_cancels": info.held.cancels if info.held else 0,
+                  "held_upcoming": info.held.upcoming if info.held else 0,
+                  "held_hash": info.held.content_hash if info.held else ""}
         updated = await conn.execute(calendars.update().where(calendars.c.name == info.name).values(**values))
         if updated.rowcount == 0:
             await conn.execute(calendars.insert().values(name=info.name, **values))
@@ -151,6 +162,13 @@ class SqlCalendarRepository:
     async def occurrences_of_calendar(self, calendar: str) -> list[Occurrence]:
         return await self._occurrences(sa.select(occurrences).where(occurrences.c.calendar == calendar)
                                        .order_by(occurrences.c.start_ts))
+
+    async def count_upcoming(self, calendar: str, after: datetime) -> int:
+        query = (sa.select(sa.func.count()).select_from(occurrences)
+                 .where(occurrences.c.calendar == calendar, occurrences.c.end_ts > ts(after),
+                        occurrences.c.status != EventStatus.CANCELLED.value))
+        async with self._engine.connect() as conn:
+            return int(await conn.scalar(query) or 0)
 
     async def get_occurrence(self, occurrence_id: str) -> Occurrence | None:
         found = await self._occurrences(sa.select(occurrences).where(occurrences.c.id == occurrence_id))

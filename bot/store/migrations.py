@@ -31,6 +31,16 @@ def create_tables(*tables: sa.Table) -> Callable[[Connection], None]:
     return apply
 
 
+def steps(*parts: Callable[[Connection], None]) -> Callable[[Connection], None]:
+    """Several changes as one migration, in order."""
+
+    def apply(conn: Connection) -> None:
+        for part in parts:
+            part(conn)
+
+    return apply
+
+
 def add_column(table: sa.Table, column_name: str) -> Callable[[Connection], None]:
     """Add a column that the table's current definition has, if the database lacks it."""
 
@@ -41,6 +51,17 @@ def add_column(table: sa.Table, column_name: str) -> Callable[[Connection], None
         column = table.c[column_name]
         ddl = sa.schema.CreateColumn(column).compile(dialect=conn.dialect)
         conn.execute(sa.text(f"ALTER TABLE {table.name} ADD COLUMN {ddl}"))
+
+    return apply
+
+
+def add_columns(table: sa.Table, *column_names: str) -> Callable[[Connection], None]:
+    """``add_column`` for several columns of one table."""
+    steps = [add_column(table, name) for name in column_names]
+
+    def apply(conn: Connection) -> None:
+        for step in steps:
+            step(conn)
 
     return apply
 
@@ -91,6 +112,12 @@ MIGRATIONS: list[Migration] = [
         schema.reminders, create=("ix_reminders_status_id",), drop=("ix_reminders_claim",),
     )),
     Migration(6, "chat settings", create_tables(schema.chats)),
+    Migration(8, "workers: claims belong to a live process", steps(
+        create_tables(schema.workers), add_column(schema.reminders, "claimed_by"),
+    )),
+    Migration(10, "held feed refreshes", add_columns(
+        schema.calendars, "held_since", "held_cancels", "held_upcoming", "held_hash",
+    )),
     Migration(14, "chat times past 2038", widen_to_bigint(schema.chats, "updated_ts")),
 ]
 

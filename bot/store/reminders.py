@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.models import EventStatus, Reminder, ReminderStatus
 from bot.ports import PlannedReminder, ReminderKey, ReminderOutcome, ReminderSummary
-from bot.store.schema import occurrences, reminder_meta, reminder_unreachable, reminders
+from bot.store.schema import occurrences, reminder_meta, reminder_unreachable, reminders, workers
 
 _CHUNK = 500
 _PENDING = ReminderStatus.PENDING.value
@@ -148,16 +148,31 @@ class SqlReminderRepository:
             value = await conn.scalar(sa.select(sa.func.min(r.ready_ts)).where(r.status == _PENDING))
         return None if value is None else int(value)
 
-    async def oldest_claim(self) -> int | None:
+    async def next_reclaim(self, *, lease: int, stale_after: int, keep: int | None = None) -> int | None:
+        others = sa.and_(r.claimed_by.is_not(None), r.claimed_by != keep) if keep is not None \
+            else r.claimed_by.is_not(None)
+        # A claim whose worker row is gone counts as silent since 0: reclaimable now.
+        silent = sa.case((others, sa.func.coalesce(workers.c.heartbeat_ts, 0) + stale_after))
+        query = (sa.select(sa.func.min(r.claimed_at) + lease, sa.func.min(silent))
+                 .select_from(reminders.outerjoin(workers, workers.c.id == r.claimed_by))
+                 .where(r.status == _SENDING))
         async with self._engine.connect() as conn:
-            value = await conn.scalar(sa.select(sa.func.min(r.claimed_at)).where(r.status == _SENDING))
-        return None if value is None else int(value)
+            row = (await conn.execute(query)).one()
+        found = [int(v) for v in row if v is not None]
+        return min(found) if found else None
 
-    async def release_stale(self, older_than: int, now: int) -> int:
+    async def release_stale(self, older_than: int, now: int, *, silent_since: int | None = None,
+                            keep: int | None = None) -> int:
+        stale = r.claimed_at < older_than
+        if silent_since is not None:
+            alive = sa.select(workers.c.id).where(workers.c.heartbeat_ts >= silent_since)
+            gone = sa.and_(r.claimed_by.is_not(None), r.claimed_by.not_in(alive))
+            if keep is not None:
+                gone = sa.and_(gone, r.claimed_by != keep)
+            stale = sa.or_(stale, gone)
         async with self._engine.begin() as conn:
-            result = await conn.execute(reminders.update().where(
-                r.status == _SENDING, r.claimed_at < older_than).values(
-                status=_PENDING, claim=None, claimed_at=None, updated_ts=now))
+            result = await conn.execute(reminders.update().where(r.status == _SENDING, stale).values(
+                status=_PENDING, claim=None, claimed_at=None, claimed_by=None, updated_ts=now))
         return int(result.rowcount or 0)
 
     async def expire_started(self, now: int) -> int:
@@ -168,7 +183,8 @@ class SqlReminderRepository:
                 updated_ts=now))
         return int(result.rowcount or 0)
 
-    async def claim(self, token: str, now: int, horizons: dict[str, int], limit: int) -> list[Reminder]:
+    async def claim(self, token: str, now: int, horizons: dict[str, int], limit: int, *,
+                    worker: int | None = None) -> list[Reminder]:
         if not horizons:
             return []
         eligible = sa.or_(*(sa.and_(r.platform == platform, r.ready_ts <= until)
@@ -183,7 +199,7 @@ class SqlReminderRepository:
         async with self._engine.begin() as conn:
             rows = await conn.execute(reminders.update().where(r.id.in_(sa.select(chosen.c.id)),
                                                                r.status == _PENDING)
-                                      .values(status=_SENDING, claim=token, claimed_at=now)
+                                      .values(status=_SENDING, claim=token, claimed_at=now, claimed_by=worker)
                                       .returning(*_COLUMNS))
             claimed = [_reminder(row) for row in rows]
         claimed.sort(key=_ready_order)
@@ -209,7 +225,7 @@ class SqlReminderRepository:
                     result = await conn.execute(
                         reminders.update().where(r.id.in_(chunk), r.claim == token, r.status == _SENDING)
                         .values(status=status, attempts=attempts, ready_ts=ready_ts, last_error=last_error,
-                                sent_ts=sent_ts, claim=None, claimed_at=None, updated_ts=now))
+                                sent_ts=sent_ts, claim=None, claimed_at=None, claimed_by=None, updated_ts=now))
                     updated += int(result.rowcount or 0)
         return updated
 

@@ -28,6 +28,11 @@ calendars = sa.Table(
     sa.Column("last_sync", sa.BigInteger, nullable=True),
     sa.Column("last_error", sa.Text, nullable=False, server_default=""),
     sa.Column("refresh_minutes", sa.Integer, nullable=True),
+    # A refresh held back because it would cancel too much (migration 10).
+    sa.Column("held_since", sa.BigInteger, nullable=True),
+    sa.Column("held_cancels", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("held_upcoming", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("held_hash", sa.String(64), nullable=False, server_default=""),
 )
 
 series = sa.Table(
@@ -123,6 +128,9 @@ reminders = sa.Table(
     sa.Column("last_error", sa.Text, nullable=False, server_default=""),
     sa.Column("claim", sa.String(32), nullable=True),
     sa.Column("claimed_at", sa.BigInteger, nullable=True),
+    # Migration 8: the worker whose claim it is (``workers.id``). Deliberately no foreign key:
+    # a claim whose worker row is gone must stay visible as orphaned, to go back to pending.
+    sa.Column("claimed_by", sa.Integer, nullable=True),
     sa.Column("sent_ts", sa.BigInteger, nullable=True),
     sa.Column("updated_ts", sa.BigInteger, nullable=False, server_default="0"),
     sa.UniqueConstraint("user_id", "occurrence_id", "offset_s", name="uq_reminder_key"),
@@ -148,6 +156,25 @@ reminder_meta = sa.Table(
     sa.Column("key", sa.String(64), primary_key=True),
     sa.Column("value", sa.Text, nullable=False, server_default=""),
 
+)
+
+# --- workers (migration 8) ---------------------------------------------------------------
+# One row per running process on this database. Claims belong to a live worker: one whose
+# heartbeat is recent, or that is known alive. A process removes its row on a clean stop.
+
+workers = sa.Table(
+    "workers", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    # What tells this process from a later one given the same pid (boot id and process start
+    # time on Linux); empty where the system does not say.
+    sa.Column("process_start", sa.String(100), nullable=False, server_default=""),
+    sa.Column("started_ts", sa.BigInteger, nullable=False),
+    sa.Column("heartbeat_ts", sa.BigInteger, nullable=False),
+    # Ids are never reused (SQLite would otherwise hand a removed worker's id to the next one,
+    # which would then take the removed worker's orphaned claims for its own).
+    sqlite_autoincrement=True,
 )
 
 # --- live sessions (migration 4) ---------------------------------------------------------
