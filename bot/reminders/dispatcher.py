@@ -382,7 +382,9 @@ class Dispatcher:
                 continue
             if not started:
                 started = True
-                self.progress = FanOut(started=now_dt.isoformat())
+                if not self._continues(now_dt):
+                    self.progress = FanOut(started=now_dt.isoformat())
+                self.progress.finished = ""
                 self._last_log, self._logged_sent, self._counted = time.monotonic(), 0, -PROGRESS_SECONDS
             self.progress.claimed += len(batch)
             self._rendered.clear()
@@ -394,6 +396,14 @@ class Dispatcher:
             p = self.progress
             log.info("fan-out done: %d sent, %d failed, %d expired, %d retried later, %d rate limits honoured",
                      p.sent, p.failed, p.expired, p.retried, p.rate_limited)
+
+    def _continues(self, now: datetime) -> bool:
+        """Whether work found now belongs to the last fan-out: a drain that found nothing for a
+        moment (another process held the rows it would have claimed) ends, and the next one
+        carries on counting rather than starting from nought."""
+        finished = self.progress.finished
+        return bool(self.progress.started) and (
+            not finished or now - datetime.fromisoformat(finished) <= KEEP_GOING)
 
     async def _deliver(self, batch: _Batch, reminders: list[Reminder]) -> None:
         now = self.clock.now()
