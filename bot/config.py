@@ -72,9 +72,9 @@ class Config:
     """How often this process says it is alive; silent for three, it is taken for dead and
     what it claimed is sent by another (or by itself, restarted)."""
     early_window_minutes: int = 10
-    rate_share: float = 1.0
-    """This process's share of each platform's declared limits: 0.5 each when two bot
-    processes send through the same account from one database (they pace independently)."""
+    rate_share: float | None = None
+    """A fixed share of each platform's declared limits for this process, paced on its own;
+    unset, every process on the database takes its sends from one budget in the store."""
     digest_hour: int = 8
     digest_chats: tuple[str, ...] = ()
     telegram_token: SecretStr | None = None

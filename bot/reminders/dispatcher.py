@@ -161,7 +161,10 @@ class Dispatcher:
         self.concurrency = concurrency
         self.sleep_until: Sleeper = sleep_until or getattr(self.clock, "sleep_until", None) or self._sleep
         self.rng = rng or random.Random()
-        self.limiter = Limiter(services.messenger.limits, share=config.rate_share)
+        # One budget in the store for every process sending through these accounts, unless a
+        # fixed share of each limit is configured for this process.
+        self.limiter = Limiter(services.messenger.limits, share=config.rate_share or 1.0,
+                               budget=None if config.rate_share else services.store.rate_budget)
         self.progress = FanOut()
         self._running = False
         self._stopping = False
@@ -489,7 +492,7 @@ class Dispatcher:
                                  "the session had already started")
                     continue
                 platform = job.reminder.platform
-                at, reserved = self.limiter.take(now, platform, job.chat, group=job.group)
+                at, reserved = await self.limiter.take(now, platform, job.chat, group=job.group)
                 if not reserved:
                     self._hold(job, at)
                     continue
@@ -578,7 +581,7 @@ class Dispatcher:
             await self.services.messenger.send(self._message(job))
         except RateLimited as exc:
             until = self.clock.now() + timedelta(seconds=max(exc.retry_after, 0.0))
-            self.limiter.pause(until, r.platform, job.chat if exc.scope == job.chat else "")
+            await self.limiter.pause(until, r.platform, job.chat if exc.scope == job.chat else "")
             self.progress.rate_limited += 1
             jobs.appendleft(job)
         except RecipientUnreachable as exc:

@@ -119,6 +119,7 @@ MIGRATIONS: list[Migration] = [
         schema.calendars, "held_since", "held_cancels", "held_upcoming", "held_hash",
     )),
     Migration(14, "chat times past 2038", widen_to_bigint(schema.chats, "updated_ts")),
+    Migration(15, "a rate budget shared by every process", create_tables(schema.rate_slots)),
 ]
 
 

@@ -258,3 +258,12 @@ checkins = sa.Table(
     sa.Column("checked_in_at", sa.BigInteger, nullable=False),
     sa.Index("ix_checkins_user", "user_id"),
 )
+
+
+# The platforms' rate limits as one budget for every process sending through a bot account:
+# each bucket (a platform, a chat, a group chat) keeps the instant its next send may go out.
+rate_slots = sa.Table(
+    "rate_slots", metadata,
+    sa.Column("bucket", sa.String(300), primary_key=True),
+    sa.Column("next_free", sa.Double, nullable=True),  # epoch seconds
+)

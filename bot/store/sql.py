@@ -22,6 +22,7 @@ from bot.store.live import SqlLiveRepository
 from bot.store.migrations import pending
 from bot.store.people import SqlPeopleRepository
 from bot.store.reminders import SqlReminderRepository
+from bot.store.budget import SqlRateBudget
 from bot.store.workers import SqlWorkerRepository
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,7 @@ class SqlStore:
         self.reminders = SqlReminderRepository(engine)
         self.live = SqlLiveRepository(engine)
         self.workers = SqlWorkerRepository(engine)
+        self.rate_budget = SqlRateBudget(engine)
 
     @classmethod
     async def open(cls, target: Path | str, clock: Clock) -> SqlStore:
