@@ -14,7 +14,7 @@ COPY pyproject.toml README.md ./
 COPY bot ./bot
 COPY adapters ./adapters
 COPY schedules ./schedules
-RUN pip install --no-cache-dir '.[discord,telegram]'
+RUN pip install --no-cache-dir '.[discord,telegram,postgres]'
 
 USER eventbot
 VOLUME ["/data"]

@@ -59,6 +59,13 @@ def build_parser() -> argparse.ArgumentParser:
                           "sessions (otherwise it is held, and the command exits with status 3)")
     imp.set_defaults(handler=_import)
 
+    db = sub.add_parser("db", help="database maintenance")
+    db_sub = db.add_subparsers(dest="db_command", required=True, parser_class=_Parser)
+    copy = db_sub.add_parser("copy", help="copy a whole database into an empty one (SQLite to PostgreSQL)")
+    copy.add_argument("--from", dest="source", required=True, metavar="DB", help="path or URL to copy from")
+    copy.add_argument("--to", dest="target", required=True, metavar="DB", help="path or URL of an empty database")
+    copy.set_defaults(handler=_db_copy)
+
     ev = sub.add_parser("events", help="list sessions")
     ev.add_argument("--from", dest="start", help="first date (YYYY-MM-DD or ISO time; default now)")
     ev.add_argument("--to", dest="end", help="last date, inclusive (default 30 days after --from)")
@@ -85,8 +92,9 @@ def _add_global_options(parser: argparse.ArgumentParser, *, defaults: bool) -> N
     def default(value: Any) -> Any:
         return value if defaults else argparse.SUPPRESS
 
-    parser.add_argument("--db", type=Path, default=default(None),
-                        help="SQLite database file (env EVENTBOT_DB, default ./eventbot.db)")
+    parser.add_argument("--db", default=default(None),
+                        help="SQLite file or database URL, e.g. postgresql+asyncpg://user@host/eventbot "
+                             "(env EVENTBOT_DB, default ./eventbot.db)")
     parser.add_argument("--config", type=Path, default=default(None),
                         help="TOML settings file (env EVENTBOT_CONFIG); EVENTBOT_* variables override it")
     parser.add_argument("-v", "--verbose", action="count", default=default(0),
@@ -132,6 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 async def _run(args: argparse.Namespace, config: Config, *, demo_dir: Path | None = None) -> int:
     from bot.app import default_adapters, load_adapter, open_app
     from bot.samples import add_demo_session, load_shipped_schedules
+    from bot.store.sql import describe_database
 
     names = args.adapters or default_adapters(config)
     adapters = [load_adapter(name, config) for name in names]
@@ -145,7 +154,7 @@ async def _run(args: argparse.Namespace, config: Config, *, demo_dir: Path | Non
                     "/live {id}, /poll \"How are you?\" Good Tired, /ask A question…",
                     id=demo_id, minutes=f"{args.minutes:g}"), flush=True)
         await app.start_adapters()
-        log.info("eventbot running with %s on %s", ", ".join(names), config.db)
+        log.info("eventbot running with %s on %s", ", ".join(names), describe_database(config.db))
         await app.wait_finished()
     return 0
 
@@ -209,6 +218,21 @@ def occurrence_json(o: Occurrence, tz: ZoneInfo) -> dict[str, Any]:
             "recurrence_id": o.recurrence_id or None, "title": o.title, "start": start, "end": end,
             "all_day": o.all_day, "status": o.status.value, "location": o.location, "url": o.url,
             "facilitator": o.facilitator, "cpd_hours": o.cpd_hours, "description": o.description}
+
+
+async def _db_copy(args: argparse.Namespace, config: Config) -> int:
+    from bot.progress import ProgressBar
+    from bot.store.copy import copy_database
+
+    _ = translator(config.language)
+    bar = ProgressBar(_)
+    try:
+        report = await copy_database(args.source, args.target, bar)
+    finally:
+        bar.close()
+    print(_("Copied {rows} rows in {tables} tables; every table's count matches.",
+            rows=f"{report.rows:,}", tables=len(report.counts)))
+    return 0
 
 
 async def _import(args: argparse.Namespace, config: Config) -> int:

@@ -52,7 +52,8 @@ class FeedConfig:
 
 @dataclass(frozen=True, slots=True)
 class Config:
-    db: Path = Path("eventbot.db")
+    db: Path | str = Path("eventbot.db")
+    """A SQLite file's path, or a SQLAlchemy URL (``postgresql+asyncpg://user@host/db``)."""
     organisers: tuple[str, ...] = ()
     adapters: tuple[str, ...] = ()
     timezone: str = "Europe/London"
@@ -77,9 +78,9 @@ class Config:
     """How often the outbox is looked at for work this process did not plan (``eventbot
     import`` from a terminal beside the bot, a second bot process); 0: never."""
     early_window_minutes: int = 10
-    rate_share: float = 1.0
-    """This process's share of each platform's declared limits: 0.5 each when two bot
-    processes send through the same account from one database (they pace independently)."""
+    rate_share: float | None = None
+    """A fixed share of each platform's declared limits for this process, paced on its own;
+    unset, every process on the database takes its sends from one budget in the store."""
     digest_hour: int = 8
     digest_chats: tuple[str, ...] = ()
     telegram_token: SecretStr | None = None
@@ -147,7 +148,8 @@ def _build(raw: dict[str, Any]) -> Config:
             elif key in _INTS:
                 values[key] = int(value)
             elif key == "db":
-                values[key] = Path(value)
+                # A URL stays a string: Path() would fold its "//" and make it a file name.
+                values[key] = str(value) if "://" in str(value) else Path(value)
             elif key == "offsets":
                 values[key] = parse_offsets(list(_as_list(value)) if not isinstance(value, str) else value)
             elif key == "timezone":

@@ -50,6 +50,13 @@ class ConfigError(BotError, ValueError):
     """Settings are missing or invalid; the CLI prints one line and exits non-zero."""
 
 
+class StoreUnavailable(BotError, RuntimeError):
+    """The database URL names a driver that is not installed, or cannot be read as a URL."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"database unavailable: {reason}")
+
+
 class AdapterUnavailable(BotError, RuntimeError):
     def __init__(self, name: str, reason: str) -> None:
         self.name = name

@@ -805,6 +805,22 @@ class LiveRepository(Protocol):
         ...
 
 
+class RateBudget(Protocol):
+    """The platforms' rate limits shared by every process on the database: per bucket (a
+    platform, a chat, a group chat) the instant its next send may go out."""
+
+    async def reserve(self, buckets: Sequence[str],
+                      decide: Callable[[dict[str, float | None]], tuple[Any, dict[str, float]]]) -> Any:
+        """Hold ``buckets`` (no other process takes from them meanwhile), pass their next-free
+        instants (epoch seconds; None for a bucket never used) to ``decide``, store the instants
+        it returns, and return its result."""
+        ...
+
+    async def push_back(self, buckets: Sequence[str], until: float) -> None:
+        """No send from ``buckets`` before ``until`` (the platform said wait)."""
+        ...
+
+
 class Store(Protocol):
     """The source of truth. Repositories group the queries by concern; every query the core
     runs is behind one of them, so another backend can replace the SQLite one."""
@@ -830,6 +846,11 @@ class Store(Protocol):
         ...
 
     @property
+    def rate_budget(self) -> RateBudget:
+        """The rate limits shared by every process sending through the same accounts."""
+        ...
+
+    @property
     def workers(self) -> WorkerRepository:
         """The processes working on the database, and their heartbeats."""
         ...
@@ -852,6 +873,7 @@ __all__ = [
     "MessageHandler",
     "PeopleRepository",
     "PlannedReminder",
+    "RateBudget",
     "RateLimits",
     "ReminderKey",
     "ReminderOutcome",

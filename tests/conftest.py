@@ -2,12 +2,13 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.databases import BACKENDS, PostgresServer, database_for, mode, postgres_server
 from tests.harness import Harness
 
 REPO = Path(__file__).resolve().parents[1]
@@ -44,6 +45,27 @@ def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(socket.socket, "connect", guarded)
     monkeypatch.setattr(socket.socket, "connect_ex", guarded_ex)
+
+
+@pytest.fixture(scope="session", autouse=mode() == "postgresql")
+def postgres() -> Iterator[PostgresServer]:
+    """A throwaway PostgreSQL server for the whole session (started only when a test needs it)."""
+    with postgres_server() as server:
+        yield server
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Path | str:
+    """The test's database: a SQLite file, or a fresh PostgreSQL database under EVENTBOT_TEST_DB=postgresql."""
+    return database_for(tmp_path)
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
+    """Run a store contract test on both stores, whatever EVENTBOT_TEST_DB says."""
+    if request.param == "postgresql":
+        return request.getfixturevalue("postgres").database()
+    return tmp_path / "bot.db"
 
 
 @pytest.fixture

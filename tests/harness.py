@@ -22,6 +22,7 @@ from bot.clock import FakeClock
 from bot.config import Config
 from bot.models import EventStatus, Occurrence
 from bot.ports import CalendarInfo, SeriesRecord
+from tests.databases import database_for
 
 START = datetime(2025, 3, 17, 8, 0, tzinfo=UTC)
 
@@ -64,7 +65,8 @@ class Harness:
         # Looking in the outbox every minute would stop a fake clock moved through days at
         # every minute of them: only the tests about other processes' work ask for it.
         settings.setdefault("outbox_check_seconds", 0)
-        config = replace(Config(), db=tmp_path / "bot.db", organisers=("fake:org",), **settings)
+        settings.setdefault("db", database_for(tmp_path))
+        config = replace(Config(), organisers=("fake:org",), **settings)
         clock = FakeClock(start)
         adapter = adapter or FakeAdapter(clock=clock)
         if adapter.clock is None:

@@ -43,8 +43,8 @@ async def test_write_batcher_isolates_a_bad_item() -> None:
     assert sorted(i for batch in written for i in batch) == [1, 2]
 
 
-async def test_ballots_in_one_batch_apply_in_order(tmp_path: Path) -> None:
-    store = await SqlStore.open(tmp_path / "b.db", FakeClock())
+async def test_ballots_in_one_batch_apply_in_order(backend: Path | str) -> None:
+    store = await SqlStore.open(backend, FakeClock())
     try:
         live = store.live
         poll = await live.create_poll(Poll(0, "ev", "fake:room", "Q", ("a", "b", "c"), multi=True))
@@ -61,8 +61,8 @@ async def test_ballots_in_one_batch_apply_in_order(tmp_path: Path) -> None:
         await store.close()
 
 
-async def test_settings_saved_together_are_all_kept(tmp_path: Path) -> None:
-    store = await SqlStore.open(tmp_path / "s.db", FakeClock())
+async def test_settings_saved_together_are_all_kept(backend: Path | str) -> None:
+    store = await SqlStore.open(backend, FakeClock())
     try:
         people = store.people
         await people.save_settings(UserSettings("fake:old", display_name="Old"))

@@ -341,8 +341,9 @@ def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, s
     return code, out, err
 
 
-def test_cli_import_calendars_export_and_events(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    db = str(tmp_path / "bot.db")
+def test_cli_import_calendars_export_and_events(tmp_path: Path, database: Path | str,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    db = str(database)
     feed = tmp_path / "sww.ics"
     feed.write_bytes(upcoming_calendar())
     code, out, _err = run_cli(capsys, "--db", db, "import", str(feed), "--calendar", "sww")
@@ -369,9 +370,10 @@ def test_cli_import_calendars_export_and_events(tmp_path: Path, capsys: pytest.C
     (b"BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\n", "cut off"),
     (None, "There is no file"),
 ])
-def test_cli_refuses_bad_sources_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+def test_cli_refuses_bad_sources_with_one_line(tmp_path: Path, database: Path | str,
+                                               capsys: pytest.CaptureFixture[str],
                                                content: bytes | None, words: str) -> None:
-    db = str(tmp_path / "bot.db")
+    db = str(database)
     good = tmp_path / "good.ics"
     good.write_bytes(upcoming_calendar())
     assert run_cli(capsys, "--db", db, "import", str(good), "--calendar", "sww")[0] == 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -198,6 +198,55 @@ async def test_two_processes_sharing_an_account_stay_within_its_limit_together(t
         delivered = Counter(r.message.user.id for r in adapter.records if r.message.kind == "reminder")
         assert len(delivered) == 200 and set(delivered.values()) == {1}
         assert first.progress.sent > 0 and second.progress.sent > 0
+
+
+async def test_two_processes_take_one_budget_from_the_store_and_use_all_of_it(tmp_path: Path) -> None:
+    # No fixed share: the account's 10 msg/s is one budget in the store. Both processes send, the
+    # platform never refuses one, and together they use the whole limit, not half of it.
+    limits = RateLimits(global_per_second=10)
+    adapter = FakeAdapter(limits=limits)
+    session = make_occurrence("Shared", START + timedelta(hours=3))
+    async with Harness.open(tmp_path, adapter=adapter, reminder_batch=20, offsets=(timedelta(hours=1),)) as h:
+        await h.add_occurrences(session)
+        await subscribe_many(h, 200)
+        adapter.enforce = limits
+        first, second = await two_dispatchers_at(h, session.start - timedelta(hours=1))
+        assert adapter.rate_limited == 0
+        sent = [r for r in adapter.records if r.message.kind == "reminder"]
+        assert len({r.message.user.id for r in sent}) == 200 and len(sent) == 200
+        assert first.progress.sent > 0 and second.progress.sent > 0
+        span = (max(r.at for r in sent) - min(r.at for r in sent)).total_seconds()
+        assert 199 / 10 <= span <= 199 / (10 * 0.95)  # the whole limit, never more
+
+
+@dataclass
+class _RefusalClock(FakeAdapter):
+    """Notes when the platform refuses a send."""
+
+    refused_at: list[datetime] = field(default_factory=list)
+
+    async def send(self, message: Outgoing) -> Delivered:
+        if self.failures and self.clock is not None:
+            self.refused_at.append(self.clock.now())
+        return await super().send(message)
+
+
+async def test_a_429_seen_by_one_process_pauses_the_other(tmp_path: Path) -> None:
+    adapter = _RefusalClock(limits=RateLimits(global_per_second=10))
+    session = make_occurrence("Paused", START + timedelta(hours=3))
+    async with Harness.open(tmp_path, adapter=adapter, reminder_batch=20, offsets=(timedelta(hours=1),)) as h:
+        await h.add_occurrences(session)
+        await subscribe_many(h, 40)
+        adapter.fail_next(RateLimited(30))
+        await two_dispatchers_at(h, session.start - timedelta(hours=1))
+        sent = sorted(r.at for r in adapter.records if r.message.kind == "reminder" and r.at is not None)
+        assert len(sent) == 40 and len(adapter.refused_at) == 1
+        # After the refusal neither process sends until the platform's 30 s are up, but for the
+        # few sends the other process had under way before the refusal was recorded (on the fake
+        # clock, a process that waits moves time, so it can run ahead that long).
+        refused = adapter.refused_at[0]
+        inside = [t for t in sent if refused <= t < refused + timedelta(seconds=30)]
+        assert len(inside) < 10  # each process alone, unaware of the other's pause: about 20
 
 
 async def test_storm_of_429s_loses_nothing(tmp_path: Path) -> None:

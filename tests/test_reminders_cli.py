@@ -16,10 +16,10 @@ from bot.store.sql import SqlStore
 from tests.harness import START, Harness, make_occurrence
 
 
-async def _fill(tmp_path: Path) -> None:
+async def _fill(tmp_path: Path, db: Path | str) -> None:
     session = make_occurrence("CLI session", START + timedelta(hours=2))
     later = make_occurrence("Later session", START + timedelta(days=3))
-    async with Harness.open(tmp_path, offsets=(timedelta(minutes=30),)) as h:
+    async with Harness.open(tmp_path, db=db, offsets=(timedelta(minutes=30),)) as h:
         await h.add_occurrences(session, later)
         await h.say("alice", "/subscribe all")
         await h.say("bob", "/subscribe all", chat=h.adapter.dm("bob"))  # no shared chat to fall back to
@@ -27,10 +27,10 @@ async def _fill(tmp_path: Path) -> None:
         await h.advance(timedelta(hours=2))
 
 
-def test_reminders_command_shows_counts_progress_and_failures(tmp_path: Path,
+def test_reminders_command_shows_counts_progress_and_failures(tmp_path: Path, database: Path | str,
                                                                capsys: pytest.CaptureFixture[str]) -> None:
-    asyncio.run(_fill(tmp_path))
-    db = str(tmp_path / "bot.db")
+    asyncio.run(_fill(tmp_path, database))
+    db = str(database)
     assert main(["--db", db, "reminders", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["counts"] == {"pending": 1, "sending": 0, "sent": 1, "failed": 2, "expired": 0}

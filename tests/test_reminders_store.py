@@ -3,17 +3,22 @@ and migration 5 brings an older database's indexes to the current definition."""
 
 from __future__ import annotations
 
+import asyncio
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.clock import FakeClock
 from bot.models import ReminderStatus
 from bot.ports import PlannedReminder, ReminderOutcome
+from bot.store import schema
 from bot.store.sql import SqlStore
+from tests.databases import PostgresServer
 from tests.harness import START
 
 
@@ -22,18 +27,35 @@ def planned(n: int, due: int) -> list[PlannedReminder]:
             for i in range(n)]
 
 
+async def query_plan(conn: AsyncConnection, statement: str, parameters: Any) -> list[str]:
+    """The plan's steps in the dialect's words. PostgreSQL is asked to avoid sequential scans,
+    so a scan that remains means no index can serve the statement (the table is small here, and a
+    planner left alone would rightly scan it)."""
+    if conn.dialect.name == "postgresql":
+        await conn.exec_driver_sql("SET enable_seqscan = off")
+        rows = await conn.exec_driver_sql("EXPLAIN " + statement, parameters)
+        return [row[0].strip().lstrip("-> ") for row in rows]
+    rows = await conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
+    return [row[3] for row in rows]
+
+
 def walks_the_pending_set(plan: list[str], statement: str, parameters: Any) -> bool:
     """A step that reads the whole table, or every pending reminder through the status index.
     (Reading rows being sent by status alone is fine: they are the batches in flight.)"""
     where = statement.find(" WHERE ")
     # Only what the statement looks for counts, not a status it sets.
-    looked_for = tuple(parameters)[statement[:where].count("?"):] if where >= 0 else tuple(parameters)
-    return any(step.startswith("SCAN reminders")
-               or (step.endswith("(status=?)") and "pending" in looked_for) for step in plan)
+    before = len(re.findall(r"\?|\$\d+", statement[:where])) if where >= 0 else 0
+    looked_for = tuple(parameters)[before:]
+    pending = "pending" in looked_for
+    return any(step.startswith(("SCAN reminders", "Seq Scan on reminders"))
+               or (pending and (step.endswith("(status=?)")  # SQLite: by status alone
+                                or (step.startswith("Index Cond:") and "'pending'" in step
+                                    and " AND " not in step)))  # PostgreSQL: likewise
+               for step in plan)
 
 
-async def test_claim_and_record_look_rows_up_by_index(tmp_path: Path) -> None:
-    store = await SqlStore.open(tmp_path / "bot.db", FakeClock(START))
+async def test_claim_and_record_look_rows_up_by_index(backend: Path | str) -> None:
+    store = await SqlStore.open(backend, FakeClock(START))
     try:
         repo = store.reminders
         due = int(START.timestamp())
@@ -63,15 +85,14 @@ async def test_claim_and_record_look_rows_up_by_index(tmp_path: Path) -> None:
         assert (await repo.counts())["sent"] == 100
         async with store.engine.connect() as conn:
             for statement, parameters in seen:
-                rows = await conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
-                plan = [row[3] for row in rows]
+                plan = await query_plan(conn, statement, parameters)
                 assert not walks_the_pending_set(plan, statement, parameters), (statement, plan)
     finally:
         await store.close()
 
 
-async def test_migration_5_reindexes_an_older_outbox(tmp_path: Path) -> None:
-    db = tmp_path / "bot.db"
+async def test_migration_5_reindexes_an_older_outbox(backend: Path | str) -> None:
+    db = backend
     clock = FakeClock(START)
     store = await SqlStore.open(db, clock)
     async with store.engine.begin() as conn:
@@ -113,4 +134,42 @@ async def test_migration_7_lets_an_older_outbox_hold_change_notices(tmp_path: Pa
         claimed = await store.reminders.claim("token", due + 3600, {"fake": due + 3600}, 10)
         assert len(claimed) == 3 and all(r.notice is None for r in claimed)
     finally:
+        await store.close()
+async def test_migration_14_keeps_chat_times_past_2038(backend: Path | str) -> None:
+    clock = FakeClock(START)
+    store = await SqlStore.open(backend, clock)
+    async with store.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":  # the int4 column migration 6 first created
+            await conn.exec_driver_sql("ALTER TABLE chats ALTER COLUMN updated_ts TYPE INTEGER")
+        await conn.exec_driver_sql("DELETE FROM schema_version WHERE version = 14")
+    await store.close()
+
+    store = await SqlStore.open(backend, clock)
+    try:
+        after_2038 = 2**31 + 86_400
+        async with store.engine.begin() as conn:
+            await conn.execute(schema.chats.insert().values(chat_id="fake:room", language="cy",
+                                                            updated_ts=after_2038))
+            assert await conn.scalar(sa.select(schema.chats.c.updated_ts)) == after_2038
+        assert await store.schema_version() >= 14
+    finally:
+        await store.close()
+
+
+async def test_a_claim_skips_rows_another_process_is_claiming(postgres: PostgresServer) -> None:
+    # Process A is in the middle of claiming the first 100 rows (its transaction holds them);
+    # process B's claim takes the next 100 at once, instead of waiting behind A and finding none.
+    store = await SqlStore.open(postgres.database(), FakeClock(START))
+    other = await SqlStore.open(store.engine.url.render_as_string(hide_password=False), FakeClock(START))
+    try:
+        due = int(START.timestamp())
+        await store.reminders.apply_plan(now=due, inserts=planned(300, due), updates=[], deletes=[])
+        r = schema.reminders.c
+        async with store.engine.begin() as a:
+            held = (await a.execute(sa.select(r.id).order_by(r.ready_ts, r.id).limit(100)
+                                    .with_for_update())).scalars().all()
+            b = await asyncio.wait_for(other.reminders.claim("b", due + 60, {"fake": due + 60}, 100), 30)
+        assert len(b) == 100 and not {x.id for x in b} & set(held)
+    finally:
+        await other.close()
         await store.close()

@@ -195,7 +195,10 @@ class Dispatcher:
         self.concurrency = concurrency
         self.sleep_until: Sleeper = sleep_until or getattr(self.clock, "sleep_until", None) or self._sleep
         self.rng = rng or random.Random()
-        self.limiter = Limiter(services.messenger.limits, share=config.rate_share)
+        # One budget in the store for every process sending through these accounts, unless a
+        # fixed share of each limit is configured for this process.
+        self.limiter = Limiter(services.messenger.limits, share=config.rate_share or 1.0,
+                               budget=None if config.rate_share else services.store.rate_budget)
         self.progress = FanOut()
         self._running = False
         self._stopping = False
@@ -416,7 +419,9 @@ class Dispatcher:
                 continue
             if not started:
                 started = True
-                self.progress = FanOut(started=now_dt.isoformat())
+                if not self._continues(now_dt):
+                    self.progress = FanOut(started=now_dt.isoformat())
+                self.progress.finished = ""
                 self._last_log, self._logged_sent, self._counted = time.monotonic(), 0, -PROGRESS_SECONDS
             self.progress.claimed += len(batch)
             self._rendered.clear()
@@ -428,6 +433,14 @@ class Dispatcher:
             p = self.progress
             log.info("fan-out done: %d sent, %d failed, %d expired, %d retried later, %d rate limits honoured",
                      p.sent, p.failed, p.expired, p.retried, p.rate_limited)
+
+    def _continues(self, now: datetime) -> bool:
+        """Whether work found now belongs to the last fan-out: a drain that found nothing for a
+        moment (another process held the rows it would have claimed) ends, and the next one
+        carries on counting rather than starting from nought."""
+        finished = self.progress.finished
+        return bool(self.progress.started) and (
+            not finished or now - datetime.fromisoformat(finished) <= KEEP_GOING)
 
     async def _deliver(self, batch: _Batch, reminders: list[Reminder]) -> None:
         now = self.clock.now()
@@ -518,7 +531,7 @@ class Dispatcher:
                     self._finish(job.batch, job.reminder, ReminderStatus.EXPIRED, job.late)
                     continue
                 platform = job.reminder.platform
-                at, reserved = self.limiter.take(now, platform, job.chat, group=job.group)
+                at, reserved = await self.limiter.take(now, platform, job.chat, group=job.group)
                 if not reserved:
                     self._hold(job, at)
                     continue
@@ -629,7 +642,7 @@ class Dispatcher:
             await self.services.messenger.send(self._message(job))
         except RateLimited as exc:
             until = self.clock.now() + timedelta(seconds=max(exc.retry_after, 0.0))
-            self.limiter.pause(until, r.platform, job.chat if exc.scope == job.chat else "")
+            await self.limiter.pause(until, r.platform, job.chat if exc.scope == job.chat else "")
             self.progress.rate_limited += 1
             jobs.appendleft(job)
         except RecipientUnreachable as exc:

@@ -6,17 +6,22 @@ Each limit is a bucket that hands out send slots no closer together than ``1 / r
 declared limits are never exceeded, however many sends are in flight. ``RateLimited`` from
 the platform pauses the bucket it names (the whole adapter when it names none).
 
-Buckets live in one process. Processes sharing an account each take ``share`` of every
-limit (config ``rate_share``), so together they stay within it.
+The buckets are held in the store (``RateBudget``), so every process sending through the same
+account takes its slots from one budget: one process alone uses the whole limit, two share it
+as their work comes, and a process that dies holds nothing (a slot is reserved only for the send
+about to go). A fixed ``share`` (config ``rate_share``) instead keeps the buckets in this process
+and takes that share of every limit: the old way, kept as an override.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
-from bot.ports import RateLimits
+from bot.ports import RateBudget, RateLimits
+
+Key = tuple[str, str]
 
 
 @dataclass
@@ -25,14 +30,43 @@ class _Bucket:
     next_free: datetime | None = None
 
 
+def _decide(overall: datetime, own: datetime, buckets: list[tuple[Key, timedelta, datetime | None]],
+            ) -> tuple[tuple[datetime, bool], dict[Key, datetime]]:
+    """The slot for a send given its buckets' next-free instants, and the buckets' new instants
+    (none when the send must wait aside for its own chat)."""
+    for (_platform, chat), _interval, next_free in buckets:
+        if next_free is not None:
+            if chat:
+                own = max(own, next_free)
+            else:
+                overall = max(overall, next_free)
+    if own > overall:
+        return (own, False), {}
+    return (overall, True), {key: overall + interval for key, interval, _ in buckets}
+
+
+def _bucket_name(key: Key) -> str:
+    return f"{key[0]}|{key[1]}"
+
+
+def _epoch(when: datetime) -> float:
+    return when.timestamp()
+
+
+def _instant(value: float | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value, UTC)
+
+
 @dataclass
 class Limiter:
     limits: Callable[[str], RateLimits]
     share: float = 1.0
-    _buckets: dict[tuple[str, str], _Bucket] = field(default_factory=dict)
+    budget: RateBudget | None = None
+    """Where the buckets live when shared by processes; None: in this process."""
+    _buckets: dict[Key, _Bucket] = field(default_factory=dict)
     _paused: dict[str, datetime] = field(default_factory=dict)
 
-    def _keys(self, platform: str, chat: str, group: bool) -> list[tuple[tuple[str, str], timedelta]]:
+    def _keys(self, platform: str, chat: str, group: bool) -> list[tuple[Key, timedelta]]:
         limits = self.limits(platform)
         share = self.share
         keys = []
@@ -45,7 +79,8 @@ class Limiter:
                          timedelta(seconds=60 / (limits.per_group_per_minute * share))))
         return keys
 
-    def take(self, now: datetime, platform: str, chat: str, *, group: bool = False) -> tuple[datetime, bool]:
+    async def take(self, now: datetime, platform: str, chat: str, *, group: bool = False,
+                   ) -> tuple[datetime, bool]:
         """Reserve the earliest slot at or after ``now`` for a send into ``chat``: ``(slot, True)``.
 
         Unless ``chat``'s own limits (its per-chat or per-group bucket, or a pause on it) free
@@ -55,22 +90,23 @@ class Limiter:
         """
         overall = max(now, self._paused.get(platform, now))
         own = self._paused.get(chat, now)
-        buckets = []
-        for key, interval in self._keys(platform, chat, group):
-            bucket = self._buckets.get(key)
-            if bucket is None:
-                bucket = self._buckets[key] = _Bucket(interval)
-            buckets.append(bucket)
-            if bucket.next_free is not None:
-                if key[1]:
-                    own = max(own, bucket.next_free)
-                else:
-                    overall = max(overall, bucket.next_free)
-        if own > overall:
-            return own, False
-        for bucket in buckets:
-            bucket.next_free = overall + bucket.interval
-        return overall, True
+        keys = self._keys(platform, chat, group)
+        if self.budget is None or not keys:
+            buckets = [self._buckets.setdefault(key, _Bucket(interval)) for key, interval in keys]
+            answer, changes = _decide(overall, own, [(key, interval, bucket.next_free)
+                                                     for (key, interval), bucket in zip(keys, buckets, strict=True)])
+            for key, next_free in changes.items():
+                self._buckets[key].next_free = next_free
+            return answer
+        names = {_bucket_name(key): (key, interval) for key, interval in keys}
+
+        def decide(stored: dict[str, float | None]) -> tuple[tuple[datetime, bool], dict[str, float]]:
+            answer, changes = _decide(overall, own, [(key, interval, _instant(stored.get(name)))
+                                                     for name, (key, interval) in names.items()])
+            return answer, {_bucket_name(key): _epoch(when) for key, when in changes.items()}
+
+        result: tuple[datetime, bool] = await self.budget.reserve(list(names), decide)
+        return result
 
     def group_interval(self, platform: str) -> float | None:
         """Seconds between sends into one group chat, if the platform limits that."""
@@ -81,8 +117,9 @@ class Limiter:
         found = [t for t in (self._paused.get(platform), self._paused.get(chat)) if t is not None]
         return max(found) if found else None
 
-    def pause(self, until: datetime, platform: str, chat: str = "") -> None:
-        """The platform said wait: nothing more to ``chat`` (or anywhere on it) until ``until``."""
+    async def pause(self, until: datetime, platform: str, chat: str = "") -> None:
+        """The platform said wait: nothing more to ``chat`` (or anywhere on it) until ``until``,
+        from this process or, with a shared budget, any other."""
         key = chat or platform
         if self._paused.get(key) is None or self._paused[key] < until:
             self._paused[key] = until
@@ -90,6 +127,9 @@ class Limiter:
             if bucket_platform == platform and (not chat or bucket_chat in {chat, "group:" + chat}) and (
                     bucket.next_free is None or bucket.next_free < until):
                 bucket.next_free = until
+        if self.budget is not None:
+            names = [_bucket_name((platform, c)) for c in ((chat, "group:" + chat) if chat else ("",))]
+            await self.budget.push_back(names, _epoch(until))
 
     def rate(self, platform: str) -> float | None:
         """Messages per second this process may send on the platform, if limited."""

@@ -95,6 +95,19 @@ def allow_null(table: sa.Table, column_name: str) -> Callable[[Connection], None
     return apply
 
 
+def widen_to_bigint(table: sa.Table, column_name: str) -> Callable[[Connection], None]:
+    """Make an integer column 64-bit where the database gave it 32 (PostgreSQL's int4 ends in 2038;
+    SQLite's integers are 64-bit already)."""
+
+    def apply(conn: Connection) -> None:
+        if conn.dialect.name == "sqlite":
+            return
+        column = conn.dialect.identifier_preparer.quote(column_name)
+        conn.execute(sa.text(f"ALTER TABLE {table.name} ALTER COLUMN {column} TYPE BIGINT"))
+
+    return apply
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "core", create_tables(
         schema.calendars, schema.series, schema.occurrences,
@@ -121,6 +134,8 @@ MIGRATIONS: list[Migration] = [
     )),
     Migration(12, "usernames for grants; Q&A salts that can be erased", steps(
         add_column(schema.users, "username"), allow_null(schema.live_sessions, "salt"))),
+    Migration(14, "chat times past 2038", widen_to_bigint(schema.chats, "updated_ts")),
+    Migration(15, "a rate budget shared by every process", create_tables(schema.rate_slots)),
 ]
 
 

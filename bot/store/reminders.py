@@ -192,10 +192,16 @@ class SqlReminderRepository:
             return []
         eligible = sa.or_(*(sa.and_(r.platform == platform, r.ready_ts <= until)
                             for platform, until in horizons.items()))
+        # Several processes claim at once: on PostgreSQL each skips the rows another is claiming
+        # rather than queueing behind it and coming back empty (SQLite, one writer, has no such clause).
+        # The choice is a materialised CTE: as a subquery, PostgreSQL may run it again per row, and
+        # each run skips the rows the last one locked, so far more than ``limit`` would be claimed.
         chosen = (sa.select(r.id).where(r.status == _PENDING, eligible)
-                  .order_by(r.ready_ts).limit(limit).scalar_subquery())
+                  .order_by(r.ready_ts).limit(limit).with_for_update(skip_locked=True)
+                  .cte("chosen").prefix_with("MATERIALIZED", dialect="postgresql"))
         async with self._engine.begin() as conn:
-            rows = await conn.execute(reminders.update().where(r.id.in_(chosen), r.status == _PENDING)
+            rows = await conn.execute(reminders.update().where(r.id.in_(sa.select(chosen.c.id)),
+                                                               r.status == _PENDING)
                                       .values(status=_SENDING, claim=token, claimed_at=now, claimed_by=worker)
                                       .returning(*_COLUMNS))
             claimed = [_reminder(row) for row in rows]

@@ -93,7 +93,7 @@ chats = sa.Table(
     "chats", metadata,
     sa.Column("chat_id", sa.String(200), primary_key=True),
     sa.Column("language", sa.String(8), nullable=True),
-    sa.Column("updated_ts", sa.Integer, nullable=False),
+    sa.Column("updated_ts", sa.BigInteger, nullable=False),
 )
 
 subscriptions = sa.Table(
@@ -268,4 +268,13 @@ checkins = sa.Table(
     sa.Column("name", sa.Text, nullable=False, server_default=""),
     sa.Column("checked_in_at", sa.BigInteger, nullable=False),
     sa.Index("ix_checkins_user", "user_id"),
+)
+
+
+# The platforms' rate limits as one budget for every process sending through a bot account:
+# each bucket (a platform, a chat, a group chat) keeps the instant its next send may go out.
+rate_slots = sa.Table(
+    "rate_slots", metadata,
+    sa.Column("bucket", sa.String(300), primary_key=True),
+    sa.Column("next_free", sa.Double, nullable=True),  # epoch seconds
 )

@@ -14,8 +14,10 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from bot.errors import StoreUnavailable
 from bot.ports import Clock
 from bot.store import schema
+from bot.store.budget import SqlRateBudget
 from bot.store.calendars import SqlCalendarRepository
 from bot.store.live import SqlLiveRepository
 from bot.store.migrations import pending
@@ -28,8 +30,57 @@ log = logging.getLogger(__name__)
 BUSY_TIMEOUT_MS = 10_000
 
 
+#: The extra that installs each dialect's async driver, for the one-line error when it is missing.
+DRIVER_EXTRAS = {"postgresql": "postgres"}
+#: A URL that names no driver gets the asyncio one (``postgresql://`` means ``postgresql+asyncpg://``).
+ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg",
+                 "postgres": "postgresql+asyncpg"}
+
+
 def sqlite_url(path: Path | str) -> str:
     return f"sqlite+aiosqlite:///{Path(path)}"
+
+
+def database_url(target: Path | str) -> str:
+    """A SQLAlchemy URL for ``target``: a URL as it is, anything else a path to a SQLite file."""
+    return str(target) if "://" in str(target) else sqlite_url(target)
+
+
+def describe_database(target: Path | str) -> str:
+    """``target`` fit for a log line or a message: a URL's password is never shown."""
+    if "://" not in str(target):
+        return str(target)
+    try:
+        return sa.engine.make_url(str(target)).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return str(target).partition("://")[0] + "://…"
+
+
+def create_engine(target: Path | str) -> AsyncEngine:
+    """An engine for ``target``, or ``StoreUnavailable`` in one line naming what to install."""
+    url = database_url(target)
+    try:
+        parsed = sa.engine.make_url(url)
+    except sa.exc.ArgumentError as exc:
+        raise StoreUnavailable(f"{describe_database(target)} is not a database URL or a file path") from exc
+    parsed = parsed.set(drivername=ASYNC_DRIVERS.get(parsed.drivername, parsed.drivername))
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        engine = create_async_engine(parsed, pool_pre_ping=parsed.get_backend_name() != "sqlite")
+    except sa.exc.NoSuchModuleError as exc:
+        raise StoreUnavailable(f"no database dialect {parsed.drivername!r} "
+                               "(use sqlite:///PATH or postgresql+asyncpg://…)") from exc
+    except ImportError as exc:
+        extra = DRIVER_EXTRAS.get(parsed.get_backend_name())
+        hint = f": install eventbot[{extra}]" if extra else ""
+        raise StoreUnavailable(f"the {parsed.get_driver_name()} driver is not installed{hint}") from exc
+    except sa.exc.InvalidRequestError as exc:  # a driver that is installed but not asyncio
+        raise StoreUnavailable(f"{parsed.drivername} is not an asyncio driver "
+                               "(use postgresql+asyncpg://…)") from exc
+    if engine.dialect.name == "sqlite":
+        event.listen(engine.sync_engine, "connect", _tune_sqlite)
+    return engine
 
 
 class SqlStore:
@@ -43,6 +94,7 @@ class SqlStore:
         self.reminders = SqlReminderRepository(engine)
         self.live = SqlLiveRepository(engine)
         self.workers = SqlWorkerRepository(engine)
+        self.rate_budget = SqlRateBudget(engine)
 
     @classmethod
     async def open(cls, target: Path | str, clock: Clock) -> SqlStore:
@@ -50,18 +102,10 @@ class SqlStore:
 
         ``target`` is a SQLAlchemy URL or a path to a SQLite file.
         """
-        url = str(target) if "://" in str(target) else sqlite_url(target)
-        if url.startswith("sqlite"):
-            db_path = url.split("///", 1)[-1]
-            if db_path and db_path != ":memory:":
-                Path(db_path).parent.mkdir(parents=True, exist_ok=True)
         # aiosqlite logs every statement with its parameters at DEBUG: people's ids beside the
         # keys of their anonymous votes and questions. Not even -vv writes that down.
         logging.getLogger("aiosqlite").setLevel(logging.INFO)
-        engine = create_async_engine(url)
-        if engine.dialect.name == "sqlite":
-            event.listen(engine.sync_engine, "connect", _tune_sqlite)
-        store = cls(engine, clock)
+        store = cls(create_engine(target), clock)
         await store.migrate()
         return store
 

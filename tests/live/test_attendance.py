@@ -12,6 +12,7 @@ from bot.cli import main
 from bot.i18n import translator
 from bot.live.certificate import certificate_html
 from bot.models import Checkin
+from tests.databases import database_for
 from tests.harness import START, Harness, make_occurrence
 from tests.live.conftest import SESSION, go_live
 
@@ -75,15 +76,17 @@ def test_certificate_is_escaped_and_complete() -> None:
     assert "Certificate of attendance" in page
 
 
-def _prepared_db(tmp_path: Path) -> Path:
+def _prepared_db(tmp_path: Path) -> Path | str:
+    db = database_for(tmp_path)
+
     async def scenario() -> None:
-        async with Harness.open(tmp_path) as h:
+        async with Harness.open(tmp_path, db=db) as h:
             await go_live(h)
             await h.say("alice", "/checkin")
             await h.say("bob", "/checkin")
 
     asyncio.run(scenario())
-    return tmp_path / "bot.db"
+    return db
 
 
 def test_certificate_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

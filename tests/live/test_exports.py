@@ -11,13 +11,16 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from tests.databases import database_for
 from tests.harness import Harness
 from tests.live.conftest import go_live
 
 
-def _session_db(tmp_path: Path) -> Path:
+def _session_db(tmp_path: Path) -> Path | str:
+    db = database_for(tmp_path)
+
     async def scenario() -> None:
-        async with Harness.open(tmp_path) as h:
+        async with Harness.open(tmp_path, db=db) as h:
             await go_live(h)
             await h.say("fac", '/poll "Open poll?" "Yes" "No"')
             await h.say("alice", "/vote 1")
@@ -31,7 +34,7 @@ def _session_db(tmp_path: Path) -> Path:
             await h.say("alice", "/upvote 2")
 
     asyncio.run(scenario())
-    return tmp_path / "bot.db"
+    return db
 
 
 def test_export_results_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
