@@ -15,6 +15,7 @@ from datetime import timedelta
 from bot.commands.router import Router
 from bot.ports import SupportsEventMirror
 from bot.services import Services
+from bot.workers import once_across
 
 log = logging.getLogger(__name__)
 
@@ -51,4 +52,5 @@ async def setup(services: Services, stack: contextlib.AsyncExitStack) -> None:
     async def run() -> None:
         await mirror_now(services)
 
-    services.alarms.every("mirror-events", INTERVAL, run, first=services.clock.now() + FIRST_RUN)
+    services.alarms.every("mirror-events", INTERVAL, once_across(services, "mirror-events", run),
+                          first=services.clock.now() + FIRST_RUN)

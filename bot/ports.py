@@ -628,6 +628,19 @@ class WorkerRepository(Protocol):
         """Remove workers (stopped, or known dead); their claims are then orphaned."""
         ...
 
+    async def hold_lease(self, name: str, worker_id: int, now: int, ttl: int) -> bool:
+        """Take or keep the lease ``name`` until ``now + ttl``: True when ``worker_id`` holds it
+        now (it held it, or the holder's time ran out or its worker is gone)."""
+        ...
+
+    async def release_lease(self, name: str, worker_id: int) -> None:
+        """Give the lease up at once, if ``worker_id`` holds it."""
+        ...
+
+    async def lease_holder(self, name: str) -> int | None:
+        """The worker holding the lease ``name`` (perhaps past its time), if any."""
+        ...
+
 
 class LiveRepository(Protocol):
     """Live sessions: chat bindings, polls and votes, questions and upvotes, check-ins.

@@ -11,6 +11,10 @@ belongs to a live process and comes back at once when it dies.
   host with a recent heartbeat, may be alive and working: it is left alone.
 * A clean stop removes the row; a worker that finds its row gone (it was silent too long,
   say under a frozen event loop) registers again.
+* One live worker holds the ``scheduler`` lease, renewed with each heartbeat and lost by a
+  worker silent for ``STALE_BEATS`` beats (or gone, or stopped: a clean stop gives it up at
+  once). The jobs that must run once across processes (``once_across``) run only there; the
+  others leave them to it, and take over when it dies.
 """
 
 from __future__ import annotations
@@ -20,15 +24,25 @@ import contextlib
 import logging
 import os
 import socket
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from bot.ports import Clock, WorkerInfo, WorkerRepository
+
+if TYPE_CHECKING:
+    from bot.services import Services
 
 log = logging.getLogger(__name__)
 
 STALE_BEATS = 3
 """A worker whose last heartbeat is this many periods old is taken for dead."""
+
+SCHEDULER_LEASE = "scheduler"
+"""The lease of the process that runs the jobs that must run once across processes."""
 
 _PROC = Path("/proc")
 
@@ -104,6 +118,7 @@ class Worker:
         self.identity = identity or ProcessIdentity.current()
         self.id: int | None = None
         self._task: asyncio.Task[None] | None = None
+        self._held_at: float | None = None  # monotonic time the scheduler lease was last held
 
     @property
     def stale_after(self) -> int:
@@ -119,10 +134,30 @@ class Worker:
         return self.id
 
     async def start(self) -> None:
-        """Register, forget the workers known to be dead, and beat from now on."""
+        """Register, forget the workers known to be dead, try for the scheduler lease, and beat
+        from now on."""
         await self.register()
         await self.forget_dead()
+        await self.hold_scheduler()
         self._task = asyncio.create_task(self._beating(), name="worker heartbeat")
+
+    def leads(self) -> bool:
+        """Whether this process runs the once-across-processes jobs now. Judged on this
+        process's own monotonic time since the lease was last renewed, so a process that stops
+        renewing (a frozen loop, a lost database) stops acting before another takes over."""
+        return self._held_at is not None and time.monotonic() - self._held_at < self.stale_after
+
+    async def hold_scheduler(self) -> bool:
+        """Take or renew the scheduler lease; True while this process holds it."""
+        if self.id is None:
+            return False
+        held = await self.repo.hold_lease(SCHEDULER_LEASE, self.id, self._now(), self.stale_after)
+        if held and not self.leads():
+            log.info("worker %d runs the scheduled jobs (feed refreshes, digest, poll closing…)", self.id)
+        elif not held and self.leads():
+            log.warning("worker %d no longer runs the scheduled jobs: another process took them over", self.id)
+        self._held_at = time.monotonic() if held else None
+        return held
 
     async def forget_dead(self) -> int:
         """Remove the rows of workers that are silent, or were earlier processes on this host;
@@ -141,7 +176,9 @@ class Worker:
         if not await self.repo.beat(self.id, self._now()):
             log.warning("this process (worker %d) was taken for dead after %ds without a heartbeat; "
                         "registering again", self.id, self.stale_after)
+            self._held_at = None
             await self.register()
+        await self.hold_scheduler()
 
     async def _beating(self) -> None:
         # On the event loop's own time, not the Clock's: a fake clock in tests stands still
@@ -161,5 +198,37 @@ class Worker:
                 await self._task
             self._task = None
         if self.id is not None:
+            if self._held_at is not None:
+                await self.repo.release_lease(SCHEDULER_LEASE, self.id)  # a follower takes over at once
+                self._held_at = None
             await self.repo.forget([self.id])
             self.id = None
+
+
+Job = Callable[[], Awaitable[Any]]
+
+
+def once_across(services: Services, job_id: str, job: Job, *, catch_up: bool = False) -> Job:
+    """``job`` as an alarm job that runs in one process only, the one holding the scheduler
+    lease (every process, or a process with no worker, runs it as before).
+
+    Every process keeps the same alarms, rebuilt from the store, so when the leader dies the next
+    firing happens where the lease went. A one-off job (``catch_up``) that falls due while another
+    process leads is looked at again a few times until the lease has surely changed hands: if the
+    leader died before doing it, the process taking over does it. Jobs read the store when they
+    run, so doing one again after the leader did it is harmless.
+    """
+
+    async def run(deadline: datetime | None = None) -> None:
+        worker = services.worker
+        if worker is None or worker.leads():
+            await job()
+            return
+        if not catch_up:
+            return
+        now = services.clock.now()
+        deadline = deadline or now + timedelta(seconds=STALE_BEATS * worker.stale_after)
+        if now < deadline:
+            services.alarms.at(job_id, now + timedelta(seconds=worker.period), lambda: run(deadline))
+
+    return run

@@ -27,6 +27,7 @@ from bot.feeds import FeedFetcher, is_url
 from bot.i18n import N_, translator
 from bot.models import Attachment, Role, SubscriptionScope
 from bot.timeutil import zone
+from bot.workers import once_across
 
 if TYPE_CHECKING:
     from bot.config import Config
@@ -71,7 +72,7 @@ async def setup(services: Services, stack: contextlib.AsyncExitStack) -> None:
         if info.name not in configured and is_url(info.source):
             schedule_feed(services, service, info.name, info.source,
                           info.refresh_minutes or DEFAULT_REFRESH_MINUTES, None)
-    services.alarms.every(HORIZON_JOB, timedelta(days=1), service.advance_horizon)
+    services.alarms.every(HORIZON_JOB, timedelta(days=1), once_across(services, HORIZON_JOB, service.advance_horizon))
 
 
 def schedule_feed(services: Services, service: CalendarService, name: str, source: str,
@@ -94,8 +95,8 @@ def schedule_feed(services: Services, service: CalendarService, name: str, sourc
 
     # The first refresh comes a minute after start-up, so that short command-line runs
     # (which open the app too) finish before any network traffic starts.
-    services.alarms.every(feed_job_id(name), timedelta(minutes=max(1, refresh_minutes)), refresh,
-                          first=services.clock.now() + FIRST_REFRESH)
+    services.alarms.every(feed_job_id(name), timedelta(minutes=max(1, refresh_minutes)),
+                          once_across(services, feed_job_id(name), refresh), first=services.clock.now() + FIRST_REFRESH)
 
 
 # --------------------------------------------------------------------------- chat

@@ -25,6 +25,7 @@ from bot.models import ChatKind, ChatRef, Occurrence, Outgoing, QuestionStatus, 
 from bot.render import occurrence_line
 from bot.services import Services
 from bot.timeutil import zone
+from bot.workers import once_across
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +125,7 @@ async def autobind(services: Services) -> None:
         async def fire() -> None:
             await autobind(services)
 
-        services.alarms.at(NEXT_JOB, next_start, fire)
+        services.alarms.at(NEXT_JOB, next_start, once_across(services, NEXT_JOB, fire, catch_up=True))
 
 
 async def _bind_automatically(services: Services, chat_id: str, o: Occurrence) -> None:
@@ -151,7 +152,8 @@ async def setup(services: Services, stack: AsyncExitStack) -> None:
 
     # The first scan waits a moment: features are set up before the adapters start, and a
     # "now live" line can only be posted once they have.
-    services.alarms.every(SCAN_JOB, SCAN_EVERY, scan, first=services.clock.now() + FIRST_SCAN_AFTER)
+    services.alarms.every(SCAN_JOB, SCAN_EVERY, once_across(services, SCAN_JOB, scan),
+                          first=services.clock.now() + FIRST_SCAN_AFTER)
 
 
 def register(router: Router) -> None:

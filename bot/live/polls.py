@@ -22,6 +22,7 @@ from bot.models import ChatKind, ChatRef, NativePollAnswers, Outgoing, Poll, Pol
 from bot.ports import Capability, SupportsNativePolls
 from bot.services import Services
 from bot.timeutil import parse_duration, zone
+from bot.workers import once_across
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +105,8 @@ def schedule_close(services: Services, poll: Poll) -> None:
     async def fire() -> None:
         await finish_poll(services, poll.id)
 
-    services.alarms.at(close_job(poll.id), poll.closes_at, fire)
+    services.alarms.at(close_job(poll.id), poll.closes_at,
+                       once_across(services, close_job(poll.id), fire, catch_up=True))
 
 
 # -- closing ---------------------------------------------------------------------------

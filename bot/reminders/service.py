@@ -19,6 +19,7 @@ from bot.i18n import translator
 from bot.models import ChatKind, ChatRef, Occurrence, Outgoing, Reminder, UserRef
 from bot.reminders.dispatcher import UNREACHABLE, Dispatcher, ts
 from bot.reminders.planner import PLAN_HORIZON, Planner, SubscriptionIndex, Wanted, safe_zone
+from bot.workers import once_across
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -42,7 +43,7 @@ class ReminderService:
     async def start(self) -> None:
         """Plan from the store as it is now and set the alarms (at start-up)."""
         await self.replan_all()
-        self.services.alarms.every(REPLAN_JOB, REPLAN_EVERY, self.replan_all)
+        self.services.alarms.every(REPLAN_JOB, REPLAN_EVERY, once_across(self.services, REPLAN_JOB, self.replan_all))
         every = self.services.config.outbox_check_seconds
         if every > 0:
             self.services.alarms.every(OUTBOX_JOB, timedelta(seconds=every), self.look_in_outbox)
@@ -182,7 +183,8 @@ class ReminderService:
         return when.astimezone(UTC)
 
     def _schedule_digest(self) -> None:
-        self.services.alarms.at(DIGEST_JOB, self._next_digest(), self.send_digest)
+        self.services.alarms.at(DIGEST_JOB, self._next_digest(),
+                                once_across(self.services, DIGEST_JOB, self.send_digest, catch_up=True))
 
     def digest_recipients(self) -> list[Outgoing]:
         config = self.services.config

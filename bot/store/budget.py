@@ -7,10 +7,10 @@ from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.store.schema import rate_slots
+from bot.store.upsert import insert_missing
 
 T = TypeVar("T")
 b = rate_slots.c
@@ -46,9 +46,5 @@ class SqlRateBudget:
 async def _lock(conn: AsyncConnection, keys: list[str]) -> None:
     """Make sure the buckets' rows exist and hold them until the transaction ends: row locks on
     PostgreSQL; on SQLite the first write takes the database's write lock for the transaction."""
-    rows = [{"bucket": k, "next_free": None} for k in keys]
-    if conn.dialect.name == "postgresql":
-        await conn.execute(postgresql.insert(rate_slots).values(rows).on_conflict_do_nothing(index_elements=["bucket"]))
-    else:
-        await conn.execute(sqlite.insert(rate_slots).values(rows).on_conflict_do_nothing(index_elements=["bucket"]))
+    await insert_missing(conn, rate_slots, [{"bucket": k, "next_free": None} for k in keys], ["bucket"])
     await conn.execute(sa.select(b.bucket).where(b.bucket.in_(keys)).with_for_update())

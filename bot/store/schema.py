@@ -278,3 +278,13 @@ rate_slots = sa.Table(
     sa.Column("bucket", sa.String(300), primary_key=True),
     sa.Column("next_free", sa.Double, nullable=True),  # epoch seconds
 )
+
+
+# Named leases held by one live worker at a time: "scheduler" is the process that runs the jobs
+# that must run once across processes (feed refreshes, replanning, the digest, auto-closing...).
+leases = sa.Table(
+    "leases", metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("worker_id", sa.Integer, nullable=True),
+    sa.Column("expires_ts", sa.BigInteger, nullable=False, server_default="0"),
+)

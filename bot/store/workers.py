@@ -8,7 +8,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.ports import WorkerInfo
-from bot.store.schema import workers
+from bot.store.schema import leases, workers
+from bot.store.upsert import insert_missing
 
 w = workers.c
 
@@ -41,3 +42,23 @@ class SqlWorkerRepository:
         async with self._engine.begin() as conn:
             result = await conn.execute(workers.delete().where(w.id.in_(list(worker_ids))))
         return int(result.rowcount or 0)
+
+    async def hold_lease(self, name: str, worker_id: int, now: int, ttl: int) -> bool:
+        async with self._engine.begin() as conn:
+            await insert_missing(conn, leases, [{"name": name, "worker_id": None, "expires_ts": 0}], ["name"])
+            lease = leases.c
+            result = await conn.execute(leases.update().where(
+                lease.name == name,
+                sa.or_(lease.worker_id == worker_id, lease.worker_id.is_(None), lease.expires_ts < now,
+                       lease.worker_id.not_in(sa.select(w.id)))).values(worker_id=worker_id, expires_ts=now + ttl))
+        return bool(result.rowcount)
+
+    async def release_lease(self, name: str, worker_id: int) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(leases.update().where(leases.c.name == name, leases.c.worker_id == worker_id)
+                               .values(worker_id=None, expires_ts=0))
+
+    async def lease_holder(self, name: str) -> int | None:
+        async with self._engine.connect() as conn:
+            value = await conn.scalar(sa.select(leases.c.worker_id).where(leases.c.name == name))
+        return None if value is None else int(value)
