@@ -309,14 +309,14 @@ def test_vtodos_are_reported_not_imported() -> None:
 
 
 def test_plain_reader_agrees_with_icalendar_on_every_single_event() -> None:
-    from bot.ical import _expand_one, _expand_with_icalendar, _plain_props
+    from bot.ical.expansion import _expand_one, _expand_with_icalendar, plain_props
 
     compared = 0
     for name, valid in _manifest():
         if valid == "no":
             continue
         for record in _load(name).series:
-            if record.recurring or _plain_props(record.ical.split("\r\n")) is None:
+            if record.recurring or plain_props(record.ical.split("\r\n")) is None:
                 continue
             fast = list(_expand_one(record, EVER_START, EVER_END))
             slow = list(_expand_with_icalendar(record, EVER_START, EVER_END))
@@ -326,7 +326,7 @@ def test_plain_reader_agrees_with_icalendar_on_every_single_event() -> None:
 
 
 def test_fast_expansion_agrees_with_the_public_api_on_every_series() -> None:
-    from bot.ical import _expand_with_components, _expand_with_icalendar
+    from bot.ical.expansion import _expand_with_components, _expand_with_icalendar
 
     compared = 0
     for name, valid in _manifest():
