@@ -71,10 +71,10 @@ def expand(series: Iterable[SeriesRecord], start: datetime, end: datetime, *,
                 occurrences.setdefault(occurrence.id, occurrence)
         except (SeriesRejected, recurring_ical_events.InvalidCalendar, ValueError, TypeError,
                 OverflowError, KeyError):
-            problems.append(FeedProblem(BAD_DATES, uid=record.uid))
+            problems.append(FeedProblem(BAD_DATES, uid=record.uid, title=record.title))
         except Exception:
             log.exception("calendar %s: could not expand series %r", record.calendar, record.uid)
-            problems.append(FeedProblem(BAD_DATES, uid=record.uid))
+            problems.append(FeedProblem(BAD_DATES, uid=record.uid, title=record.title))
     if progress is not None:
         progress(len(records), len(records))
     ordered = sorted(occurrences.values(), key=lambda o: (o.start, o.end, o.title, o.id))

@@ -19,8 +19,8 @@ import re
 import warnings
 import zoneinfo
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 import icalendar
@@ -46,6 +46,9 @@ from bot.ical.problems import (
     NOT_UTF8,
     OFFSET_ZONE,
     OLD_VERSION,
+    ONLY_FIRST,
+    RULE_LEFT_OUT,
+    RULE_REPAIRED,
     TWO_STARTS,
     TWO_VALUES,
     UNKNOWN_CALENDAR_ZONE,
@@ -57,7 +60,7 @@ from bot.ical.problems import (
     SeriesRejected,
 )
 from bot.ical.writing import assemble, block_order, join_line, series_hash
-from bot.ical.zones import iana_names, iana_zone, offset_zone
+from bot.ical.zones import iana_names, iana_zone, offset_zone, zone_info
 from bot.ports import SeriesRecord
 
 log = logging.getLogger(__name__)
@@ -208,8 +211,8 @@ def parse_feed(
             continue
         uid = (component.values("UID") or [""])[0].strip()
         if component.kind not in _EXPANDABLE:
-            problems.append(FeedProblem(NOT_AN_EVENT, uid=uid, line=component.number,
-                                        params={"kind": component.kind}))
+            problems.append(FeedProblem(NOT_AN_EVENT, uid=uid, title=_title_of([component]),
+                                        line=component.number, params={"kind": component.kind}))
             continue
         if not uid:
             uid = "no-uid-" + short_hash(*(line.text for line in component.top_level()
@@ -218,25 +221,36 @@ def parse_feed(
         by_uid.setdefault(uid, []).append(component)
 
     series: list[SeriesRecord] = []
+    reduced: list[FeedProblem] = []  # one per series kept only as far as its start allows
     for uid, components in by_uid.items():
         context = context_of(components[0].calendar_props)
+        title = _title_of(components)
         try:
-            record, notes = _build_series(calendar, uid, components, context, vtimezones, broken_zones, known)
+            record, notes = _build_series(calendar, uid, title, components, context, vtimezones, broken_zones,
+                                          known)
         except SeriesRejected as rejected:
-            problems.append(FeedProblem(rejected.reason, uid=uid, line=components[0].number,
+            problems.append(FeedProblem(rejected.reason, uid=uid, title=title, line=components[0].number,
                                         params=rejected.params))
             continue
         except Exception:
             # A bug or a library failure on strange input costs this series only.
             log.exception("calendar %s: could not read series %r", calendar, uid)
-            problems.append(FeedProblem(UNREADABLE, uid=uid, line=components[0].number))
+            problems.append(FeedProblem(UNREADABLE, uid=uid, title=title, line=components[0].number))
             continue
+        if notes:
+            notes = [replace(note, title=title, line=components[0].number) if note.uid and not note.title
+                     else note for note in notes]
         problems.extend(notes)
         series.append(record)
+        fallback = next((note for note in notes if note.reason in (RULE_LEFT_OUT, ONLY_FIRST)), None)
+        if fallback is not None:
+            reduced.append(fallback)
 
+    # A feed in which not one event stands as written is refused whole, as a damaged
+    # download is, so that it never replaces a programme with its first sessions.
     broken = [p for p in problems if p.kind == ProblemKind.SKIPPED and p.reason != NOT_AN_EVENT]
-    if not series and broken:
-        first = broken[0]
+    if len(reduced) == len(series) and (broken or reduced):
+        first = min(broken + reduced, key=lambda p: p.line or 0)
         raise FeedError(N_("Nothing in this feed could be imported: every event is broken "
                            "(the first, at line {line}, is {uid})."), uid=first.uid, line=first.line)
     calendar_zone = next((c.floating_zone for c in contexts.values()), default_timezone)
@@ -244,9 +258,16 @@ def parse_feed(
                       name=name, timezone=calendar_zone, content_hash=feed_hash(data))
 
 
+def _title_of(components: list[Component]) -> str:
+    """The series' title as the organiser sees it: the master's SUMMARY, else the first."""
+    masters = [c for c in components if not c.values("RECURRENCE-ID")]
+    return unescape(((masters or components)[0].values("SUMMARY") or [""])[0]).strip()
+
+
 def _build_series(
     calendar: str,
     uid: str,
+    title: str,
     components: list[Component],
     context: _Context,
     vtimezones: Mapping[str, Component],
@@ -262,7 +283,7 @@ def _build_series(
     if masters:
         first_start = (masters[0].values("DTSTART") or [""])[0].strip()
         series_all_day = len(first_start) == 8
-    title = ((masters or components)[0].values("SUMMARY") or [""])[0]
+    left_out: list[str] = []
     for component in components:
         starts = component.lines_named("DTSTART")
         if not starts:
@@ -300,7 +321,17 @@ def _build_series(
                 fixed = _recurrence_day(value.strip())
                 line = Line(line.number, f"RECURRENCE-ID;VALUE=DATE:{fixed}")
             if depth == 1 and name == "RRULE":
-                _check_rule(value)
+                recurring = True
+                repaired = _repaired_rule(value)
+                try:
+                    _check_rule(value if repaired is None else repaired)
+                except SeriesRejected:
+                    left_out.append(value)  # the series stands on its start; see below
+                    continue
+                if repaired is not None:
+                    notes.append(FeedProblem(RULE_REPAIRED, uid=uid, kind=ProblemKind.REPAIRED,
+                                             params={"rule": value, "fixed": repaired}))
+                    value = repaired
                 value = _fix_until(uid, value, start_is_date, start_value, params, starts[0], notes)
                 line = Line(line.number, join_line(name, params, value))
             lines.append(line.text)
@@ -312,6 +343,16 @@ def _build_series(
     # The master first, then overrides by RECURRENCE-ID: a feed that lists them in
     # another order next time has not changed.
     event_blocks.sort(key=block_order)
+    has_master = bool(masters)
+    if left_out:
+        # Kept without the rule rather than dropped whole: the session at its start is
+        # certain, and it keeps its id (recurring) for when the organiser fixes the rule.
+        if not has_master:
+            raise SeriesRejected(BAD_RULE, rule=left_out[0])
+        notes.append(FeedProblem(RULE_LEFT_OUT, uid=uid, kind=ProblemKind.REPAIRED,
+                                 params={"rule": left_out[0], "start": _start_text(event_blocks[0])}))
+    if has_master and series_all_day is False and len(event_blocks) > 1:
+        _match_midnight_overrides(event_blocks, context, needed_vtimezones)
 
     zone = context.floating_zone
     body = assemble(context.x_wr_timezone, needed_vtimezones, event_blocks)
@@ -325,13 +366,20 @@ def _build_series(
         if plain_fields(body, zone) is None:  # pragma: no cover - a plain event stays plain
             raise SeriesRejected(UNREADABLE)
     else:
-        body, dropped = _check_series(uid, body, event_blocks, context, needed_vtimezones)
+        try:
+            body, dropped = _check_series(uid, body, event_blocks, context, needed_vtimezones)
+        except SeriesRejected as rejected:
+            if not has_master:
+                raise
+            body, dropped = _keep_first_session(uid, rejected, event_blocks, context, needed_vtimezones)
+            if any(note.reason == ONLY_FIRST for note in dropped):
+                notes = [note for note in notes if note.reason != RULE_LEFT_OUT]
     notes.extend(dropped)
     record = SeriesRecord(
         calendar=calendar,
         uid=uid,
         series_id=series_id(calendar, uid),
-        title=unescape(title).strip(),
+        title=title,
         ical=body,
         timezone=zone,
         recurring=recurring,
@@ -393,6 +441,19 @@ _RULE_PARTS = {
 _FREQUENCIES = {"SECONDLY", "MINUTELY", "HOURLY", "DAILY", "WEEKLY", "MONTHLY", "YEARLY"}
 
 
+_RULE_PREFIX = re.compile(r"^\s*(?:RRULE\s*:\s*)+", re.IGNORECASE)
+
+
+def _repaired_rule(rule: str) -> str | None:
+    """Some tools write the property name twice, with a stray word after it
+    (``RRULE:RRULE:AnythingRandom;FREQ=WEEKLY;BYDAY=MO``): strip the prefix and keep the
+    ``NAME=value`` parts. None if the rule has no such prefix."""
+    match = _RULE_PREFIX.match(rule)
+    if match is None:
+        return None
+    return ";".join(part for part in rule[match.end():].split(";") if "=" in part)
+
+
 def _check_rule(rule: str) -> None:
     """icalendar silently drops parts it does not understand, which would turn a rule such
     as ``FREQ=WEEKLY;UNTL=...`` into one that never ends. Refuse such rules instead."""
@@ -405,6 +466,154 @@ def _check_rule(rule: str) -> None:
         parts[key] = value.strip().upper()
     if parts.get("FREQ") not in _FREQUENCIES or ("UNTIL" in parts and "COUNT" in parts):
         raise SeriesRejected(BAD_RULE, rule=rule)
+    # dateutil never returns from a rule whose interval is zero.
+    if "INTERVAL" in parts and not (parts["INTERVAL"].isdecimal() and int(parts["INTERVAL"]) > 0):
+        raise SeriesRejected(BAD_RULE, rule=rule)
+
+
+def _start_text(block: list[str]) -> str:
+    """The start of a block as the organiser reads it: ``2025-03-03 09:30``."""
+    value = next((split_line(text)[2].strip() for text in block if property_name(text) == "DTSTART"), "")
+    match = re.fullmatch(r"(\d{4})(\d{2})(\d{2})(?:T(\d{2})(\d{2})\d{2}(Z?))?", value.upper())
+    if match is None:
+        return value
+    year, month, day, hour, minute, utc = match.groups()
+    text = f"{year}-{month}-{day}"
+    if hour is not None:
+        text += f" {hour}:{minute}" + (" UTC" if utc else "")
+    return text
+
+
+_RECURRENCE_LINES = {"RRULE", "RDATE", "EXDATE", "EXRULE"}
+
+
+def _keep_first_session(
+    uid: str, rejected: SeriesRejected, event_blocks: list[list[str]], context: _Context,
+    vtimezones: dict[str, Component],
+) -> tuple[str, list[FeedProblem]]:
+    """A series that cannot be expanded as written, kept as far as its start allows:
+    without its rule if the rule is what fails, else its first session alone.
+
+    Raises:
+        SeriesRejected: ``rejected``, if not even the first session can be read.
+    """
+    master = event_blocks[0]
+    start = _start_text(master)
+    rules = [split_line(text)[2] for text in master if property_name(text) == "RRULE"]
+    rule_failed = rejected.reason == BAD_RULE or rejected.params.get("prop") == "RRULE"
+    if rules and rule_failed:
+        blocks = [[text for text in master if property_name(text) != "RRULE"], *event_blocks[1:]]
+        try:
+            body, dropped = _check_series(uid, assemble(context.x_wr_timezone, vtimezones, blocks), blocks,
+                                          context, vtimezones)
+        except SeriesRejected:
+            pass
+        else:
+            return body, [FeedProblem(RULE_LEFT_OUT, uid=uid, kind=ProblemKind.REPAIRED,
+                                      params={"rule": rules[0], "start": start}), *dropped]
+    alone = [[text for text in master if property_name(text) not in _RECURRENCE_LINES]]
+    try:
+        body, dropped = _check_series(uid, assemble(context.x_wr_timezone, vtimezones, alone), alone,
+                                      context, vtimezones)
+    except SeriesRejected:
+        raise rejected from None
+    return body, [FeedProblem(ONLY_FIRST, uid=uid, kind=ProblemKind.REPAIRED, params={"start": start}),
+                  *dropped]
+
+
+_DAY = re.compile(r"^\d{8}$")
+_LOCAL_MIDNIGHT = re.compile(r"^\d{8}T000000$")
+_UTC_TIME = re.compile(r"^\d{8}T\d{6}Z$")
+
+
+def _match_midnight_overrides(
+    event_blocks: list[list[str]], context: _Context, vtimezones: Mapping[str, Component],
+) -> None:
+    """Exchange names the instance an override replaces by the midnight that starts its day
+    (in the series' zone, or that instant in UTC), wherever the series' time is. Outlook
+    matches such an override to that day's session; so does this, when the day has exactly
+    one session and none at midnight. Rewrites the RECURRENCE-ID lines in place."""
+    master = event_blocks[0]
+    zone: tzinfo | None = None
+    for block in event_blocks[1:]:
+        index = next((i for i, text in enumerate(block) if property_name(text) == "RECURRENCE-ID"), None)
+        if index is None:
+            continue
+        value = split_line(block[index])[2].strip().upper()
+        if not (_DAY.match(value) or _LOCAL_MIDNIGHT.match(value) or _UTC_TIME.match(value)):
+            continue
+        try:
+            zone = zone or _series_zone(master, context, vtimezones)
+            day = _day_named(value, zone)
+            session = _only_session_on(day, zone, master, context, vtimezones) if day else None
+        except Exception:
+            # The libraries raise many kinds on odd input; the override is left as written,
+            # and checking the series reports whatever is really wrong with it.
+            continue
+        if session is not None:
+            block[index] = _recurrence_id_for(session, master)
+
+
+def _day_named(value: str, zone: tzinfo) -> date | None:
+    """The day a RECURRENCE-ID names by its midnight, or None if it is not a midnight."""
+    if _DAY.match(value) or _LOCAL_MIDNIGHT.match(value):
+        return _day_of(value)
+    instant = datetime.strptime(value, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC).astimezone(zone)
+    if instant.time() == time():
+        return instant.date()
+    return _day_of(value) if value.endswith("T000000Z") else None
+
+
+def _day_of(value: str) -> date | None:
+    try:
+        return date(int(value[:4]), int(value[4:6]), int(value[6:8]))
+    except ValueError:
+        return None  # an unreadable RECURRENCE-ID is reported when the series is checked
+
+
+def _series_zone(master: list[str], context: _Context, vtimezones: Mapping[str, Component]) -> tzinfo:
+    """The zone the master's start is written in (the calendar's for floating times)."""
+    _name, params, value = split_line(next(t for t in master if property_name(t) == "DTSTART"))
+    tzid = dict(params).get("TZID")
+    if value.strip().upper().endswith("Z"):
+        return UTC
+    if tzid is None:
+        return zone_info(context.floating_zone)
+    if tzid in iana_names():
+        return zone_info(tzid)
+    start: Any = load_calendar(assemble(None, vtimezones, [master])).walk("VEVENT")[0]["DTSTART"].dt
+    return start.tzinfo if isinstance(start, datetime) and start.tzinfo else zone_info(context.floating_zone)
+
+
+def _only_session_on(
+    day: date, zone: tzinfo, master: list[str], context: _Context, vtimezones: Mapping[str, Component],
+) -> datetime | None:
+    """The start of the master's one session on ``day``, or None if it has none there,
+    several, or one at midnight (which the override already names)."""
+    begin = datetime.combine(day, time(), tzinfo=zone)
+    end = datetime.combine(day + timedelta(days=1), time(), tzinfo=zone)
+    query = recurrence_query(assemble(context.x_wr_timezone, vtimezones, [master]), context.floating_zone)
+    starts: list[datetime] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for component in query.between(begin, end):
+            start = component["DTSTART"].dt
+            if isinstance(start, datetime):
+                start = start if start.tzinfo else start.replace(tzinfo=zone)
+                if start.astimezone(zone).date() == day:
+                    starts.append(start)
+    if len(starts) != 1 or starts[0].astimezone(zone).time() == time():
+        return None
+    return starts[0]
+
+
+def _recurrence_id_for(session: datetime, master: list[str]) -> str:
+    """A RECURRENCE-ID naming ``session`` the way the master's DTSTART is written."""
+    _name, params, value = split_line(next(t for t in master if property_name(t) == "DTSTART"))
+    if value.strip().upper().endswith("Z"):
+        return "RECURRENCE-ID:" + session.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    tzid = [(key, param) for key, param in params if key == "TZID"]
+    return join_line("RECURRENCE-ID", tzid, session.strftime("%Y%m%dT%H%M%S"))
 
 
 def _recurrence_day(value: str) -> str:
