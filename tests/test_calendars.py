@@ -191,7 +191,7 @@ async def test_partial_feed_imports_the_rest_and_reports(harness: Harness, tmp_p
     path.write_bytes(calendar(KEYNOTE, vevent("bad@sww.test", "SUMMARY:Bad", "DTSTART:20250230T100000Z")))
     report = await service_of(harness).sync("partial", str(path))
     assert report.series == 1 and [p.uid for p in report.problems] == ["bad@sww.test"]
-    assert "Skipped bad@sww.test" in report.render(translator("en"))
+    assert "Skipped “Bad” (UID bad@sww.test)" in report.render(translator("en"))
 
 
 async def test_windows_beyond_the_horizon_are_expanded_from_series(harness: Harness, tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import UTC, date, datetime
 
 import pytest
@@ -284,20 +285,21 @@ def test_empty_calendar_is_valid_and_empty() -> None:
 
 
 @pytest.mark.parametrize(("lines", "reason"), [
-    (("SUMMARY:Bad rule", "DTSTART:20250301T100000Z", "RRULE:FREQ=WEEKLY;UNTL=20250401"), "repeat rule"),
-    (("SUMMARY:Garbage rule", "DTSTART:20250301T100000Z", "RRULE:FREQ=SOMETIMES"), "repeat rule"),
     (("SUMMARY:No start", "DTEND:20250301T100000Z"), "no start time"),
     (("SUMMARY:Impossible", "DTSTART:20250230T100000Z"), "cannot be read"),
     (("SUMMARY:Two starts", "DTSTART:20250301T100000Z", "DTSTART:20250302T100000Z"), "more than one"),
+    (("SUMMARY:Bad rule, bad start", "DTSTART:20250230T100000Z", "RRULE:FREQ=SOMETIMES"), "cannot be read"),
 ])
-def test_one_broken_event_is_skipped_by_uid_and_the_rest_imports(lines: tuple[str, ...], reason: str) -> None:
+def test_one_broken_event_is_skipped_by_title_and_uid_and_the_rest_imports(
+        lines: tuple[str, ...], reason: str) -> None:
     data = feed(event("good", "SUMMARY:Fine", "DTSTART:20250301T100000Z"), event("broken", *lines))
     parsed = parse(data)
     assert [s.uid for s in parsed.series] == ["good"]
     [problem] = parsed.problems
     assert problem.uid == "broken" and problem.kind == "skipped"
     assert reason in str(problem)
-    assert str(problem).startswith("Skipped broken: ")
+    title = lines[0].removeprefix("SUMMARY:").replace("\\,", ",")
+    assert str(problem).startswith(f"Skipped “{title}” (UID broken): ")
 
 
 def test_a_feed_whose_every_event_is_broken_is_refused() -> None:
@@ -305,9 +307,22 @@ def test_a_feed_whose_every_event_is_broken_is_refused() -> None:
         parse(feed(event("b", "SUMMARY:Bad", "DTSTART:20250301T100000Z", "RRULE:FREQ=WEEKLY;UNTL=1")))
 
 
+def test_a_feed_in_which_no_event_stands_as_written_is_refused() -> None:
+    # Each series alone could keep its first session, but a feed with nothing readable
+    # as written is a damaged one: refused whole, so it never replaces a programme.
+    with pytest.raises(FeedError, match="Nothing in this feed could be imported"):
+        parse(feed(event("b", "SUMMARY:Bad", "DTSTART:20250301T100000Z", "RRULE:FREQ=WEEKLY;UNTL=1"),
+                   event("c", "SUMMARY:Worse", "DTSTART:20250301T100000Z", "RRULE:RRULE:FREQ=NEVER"),
+                   event("d", "SUMMARY:Broken", "DTSTART:20250230T100000Z")))
+
+
 def test_problems_render_through_the_translator() -> None:
     problem = FeedProblem("its repeat rule “{rule}” cannot be read", uid="u1", params={"rule": "X"})
     assert problem.render(translator("en")) == "Skipped u1: its repeat rule “X” cannot be read"
+    named = FeedProblem("its repeat rule “{rule}” cannot be read", uid="u1", title="Supervision",
+                        params={"rule": "X"})
+    assert named.render(translator("en")) == "Skipped “Supervision” (UID u1): its repeat rule “X” cannot be read"
+    assert "Supervision" in named.render(translator("cy")) and "u1" in named.render(translator("cy"))
     note = FeedProblem("the feed is not UTF-8; it was read as {encoding}", kind="note",
                        params={"encoding": "latin-1"})
     assert note.render(translator("cy")).endswith("latin-1")
@@ -419,3 +434,141 @@ def test_the_order_of_a_series_components_does_not_matter() -> None:
     one = parse(feed(master, moved, cancelled)).series[0]
     other = parse(feed(cancelled, master, moved)).series[0]
     assert one.content_hash == other.content_hash
+
+
+# --------------------------------------------------------------------------- what other calendar tools write
+
+
+def test_a_doubled_rrule_prefix_is_repaired_and_reported_by_title_and_uid() -> None:
+    data = feed(event("academic", "SUMMARY:Academic Time", "DTSTART:20250303T100000Z", "DURATION:PT1H",
+                      "RRULE:RRULE:AnythingRandom;FREQ=WEEKLY;BYDAY=MO;COUNT=3"))
+    parsed = parse(data)
+    [record] = parsed.series
+    assert [o.start.day for o in expand(parsed.series, *WINDOW).occurrences] == [3, 10, 17]
+    [problem] = parsed.problems
+    assert problem.kind == "repaired" and problem.uid == "academic" and problem.title == "Academic Time"
+    assert str(problem) == ("Imported “Academic Time” (UID academic) with a fix: its repeat rule "
+                            "“RRULE:AnythingRandom;FREQ=WEEKLY;BYDAY=MO;COUNT=3” was read as "
+                            "“FREQ=WEEKLY;BYDAY=MO;COUNT=3”")
+    assert "AnythingRandom" not in record.ical
+
+
+@pytest.mark.parametrize("rule", [
+    "FREQ=WEEKLY;UNTL=20250401",  # a typo: read as it stands, the rule would never end
+    "FREQ=SOMETIMES",
+    "FREQ=WEEKLY;BYDAY=XX",  # icalendar cannot read it
+    "FREQ=WEEKLY;COUNT=3;UNTIL=20250401T000000Z",
+    "FREQ=WEEKLY;INTERVAL=0",  # dateutil loops forever on it
+    "RRULE:FREQ=WEEKLY;UNTL=20250401",  # repaired prefix, still unreadable
+])
+def test_an_unreadable_rule_keeps_the_session_its_start_gives_and_says_so(rule: str) -> None:
+    data = feed(event("good", "SUMMARY:Fine", "DTSTART:20250301T100000Z"),
+                event("sup", "SUMMARY:Supervision", "DTSTART;TZID=Europe/London:20250303T093000",
+                      "DTEND;TZID=Europe/London:20250303T103000", f"RRULE:{rule}"))
+    parsed = parse(data)
+    assert [s.uid for s in parsed.series] == ["good", "sup"]
+    [problem] = parsed.problems
+    assert problem.kind == "repaired" and (problem.uid, problem.title) == ("sup", "Supervision")
+    line = str(problem)
+    assert line.startswith("Imported “Supervision” (UID sup) with a fix: its repeat rule “")
+    assert f"“{rule}”" in line and "2025-03-03 09:30" in line
+    sessions = [o for o in expand(parsed.series, *WINDOW).occurrences if o.uid == "sup"]
+    assert [(o.start, o.end) for o in sessions] == [
+        (datetime(2025, 3, 3, 9, 30, tzinfo=UTC), datetime(2025, 3, 3, 10, 30, tzinfo=UTC))]
+    # Once the organiser fixes the rule, the session kept now is the same session.
+    fixed = parse(feed(event("sup", "SUMMARY:Supervision", "DTSTART;TZID=Europe/London:20250303T093000",
+                             "DTEND;TZID=Europe/London:20250303T103000", "RRULE:FREQ=WEEKLY;COUNT=2")))
+    assert sessions[0].id == expand(fixed.series, *WINDOW).occurrences[0].id
+
+
+def test_an_unreadable_rule_keeps_its_extra_dates_and_overrides() -> None:
+    data = feed(
+        event("good", "SUMMARY:Fine", "DTSTART:20250301T100000Z"),
+        event("s", "SUMMARY:Clinic", "DTSTART:20250303T100000Z", "DURATION:PT1H",
+              "RRULE:FREQ=WEEKLY;UNTL=20250401", "RDATE:20250305T100000Z"),
+        event("s", "SUMMARY:Clinic (moved)", "RECURRENCE-ID:20250310T100000Z", "DTSTART:20250311T100000Z",
+              "DURATION:PT1H"),
+    )
+    parsed = parse(data)
+    assert [p.kind for p in parsed.problems] == ["repaired"]
+    assert [(o.start.day, o.title) for o in expand(parsed.series, *WINDOW).occurrences] == [
+        (1, "Fine"), (3, "Clinic"), (5, "Clinic"), (11, "Clinic (moved)")]
+
+
+def test_a_series_whose_repeats_cannot_be_worked_out_keeps_its_first_session() -> None:
+    data = feed(event("good", "SUMMARY:Fine", "DTSTART:20250301T100000Z"),
+                event("s", "SUMMARY:Clinic", "DTSTART:20250303T100000Z", "DURATION:PT1H",
+                      "RRULE:FREQ=WEEKLY;COUNT=3", "EXDATE:2025031"))
+    parsed = parse(data)
+    [problem] = parsed.problems
+    assert problem.kind == "repaired" and problem.title == "Clinic"
+    assert str(problem) == ("Imported “Clinic” (UID s) with a fix: its repeats cannot be worked out; "
+                            "only the session on 2025-03-03 10:00 UTC was kept")
+    assert [o.start.day for o in expand(parsed.series, *WINDOW).occurrences] == [1, 3]
+
+
+MONDAYS_IN_LONDON = event(
+    "sup", "SUMMARY:Supervision", "DTSTART;TZID=GMT Standard Time:20250303T093000",
+    "DTEND;TZID=GMT Standard Time:20250303T103000", "RRULE:FREQ=WEEKLY;COUNT=3")
+
+
+@pytest.mark.parametrize("recurrence_id", [
+    "RECURRENCE-ID;TZID=GMT Standard Time:20250310T000000",  # local midnight, Windows zone
+    "RECURRENCE-ID;TZID=Europe/London:20250310T000000",
+    "RECURRENCE-ID:20250310T000000Z",  # midnight in London is midnight UTC in March
+    "RECURRENCE-ID;VALUE=DATE:20250310",
+])
+def test_exchange_override_at_midnight_moves_that_days_session(recurrence_id: str) -> None:
+    plain = occurrences(feed(MONDAYS_IN_LONDON))
+    moved = occurrences(feed(MONDAYS_IN_LONDON, event(
+        "sup", "SUMMARY:Supervision (moved)", recurrence_id,
+        "DTSTART;TZID=GMT Standard Time:20250310T110000", "DTEND;TZID=GMT Standard Time:20250310T120000")))
+    assert [(o.start, o.title) for o in moved] == [
+        (datetime(2025, 3, 3, 9, 30, tzinfo=UTC), "Supervision"),
+        (datetime(2025, 3, 10, 11, 0, tzinfo=UTC), "Supervision (moved)"),
+        (datetime(2025, 3, 17, 9, 30, tzinfo=UTC), "Supervision"),
+    ]
+    # The moved session is the same session (same id), so its subscribers follow it.
+    assert [o.id for o in moved] == [o.id for o in plain]
+    assert moved[1].recurrence_id == "2025-03-10T09:30:00Z"
+
+
+def test_exchange_midnight_override_in_utc_for_a_zone_ahead_of_utc() -> None:
+    series = event("w", "SUMMARY:Jour fixe", "DTSTART;TZID=W. Europe Standard Time:20250303T093000",
+                   "DTEND;TZID=W. Europe Standard Time:20250303T103000", "RRULE:FREQ=WEEKLY;COUNT=3")
+    cancelled = event("w", "SUMMARY:Jour fixe", "RECURRENCE-ID:20250309T230000Z", "STATUS:CANCELLED",
+                      "DTSTART;TZID=W. Europe Standard Time:20250310T093000",
+                      "DTEND;TZID=W. Europe Standard Time:20250310T103000")
+    result = occurrences(feed(series, cancelled))
+    assert [(o.start.day, o.status) for o in result] == [
+        (3, EventStatus.CONFIRMED), (10, EventStatus.CANCELLED), (17, EventStatus.CONFIRMED)]
+
+
+def test_a_midnight_override_stays_apart_when_that_day_has_no_session_or_several() -> None:
+    stray = event("sup", "SUMMARY:Extra", "RECURRENCE-ID;TZID=Europe/London:20250311T000000",
+                  "DTSTART;TZID=Europe/London:20250311T110000", "DTEND;TZID=Europe/London:20250311T120000")
+    result = occurrences(feed(MONDAYS_IN_LONDON, stray))
+    assert [o.title for o in result] == ["Supervision", "Supervision", "Extra", "Supervision"]
+    twice = event("t", "SUMMARY:Rounds", "DTSTART:20250303T090000Z", "DURATION:PT1H",
+                  "RRULE:FREQ=HOURLY;INTERVAL=6;COUNT=3")
+    override = event("t", "SUMMARY:Rounds (moved)", "RECURRENCE-ID:20250303T000000Z",
+                     "DTSTART:20250303T120000Z", "DURATION:PT1H")
+    assert len(occurrences(feed(twice, override))) == 4
+
+
+def test_a_session_at_midnight_keeps_its_own_override() -> None:
+    series = event("n", "SUMMARY:Night shift", "DTSTART;TZID=Europe/London:20250303T000000",
+                   "DURATION:PT8H", "RRULE:FREQ=DAILY;COUNT=2")
+    override = event("n", "SUMMARY:Night shift (short)", "RECURRENCE-ID;TZID=Europe/London:20250304T000000",
+                     "DTSTART;TZID=Europe/London:20250304T000000", "DURATION:PT4H")
+    assert [o.title for o in occurrences(feed(series, override))] == ["Night shift", "Night shift (short)"]
+
+
+def test_a_stored_series_that_no_longer_expands_is_named_by_title_and_uid() -> None:
+    [record] = parse(feed(event("s", "SUMMARY:Supervision", "DTSTART:20250303T100000Z",
+                                "RRULE:FREQ=WEEKLY;COUNT=2"))).series
+    damaged = replace(record, ical=record.ical.replace("DTSTART:20250303T100000Z", "DTSTART:2025"))
+    expansion = expand([damaged], *WINDOW)
+    assert expansion.occurrences == []
+    assert [str(p) for p in expansion.problems] == [
+        "Skipped “Supervision” (UID s): its dates cannot be worked out"]

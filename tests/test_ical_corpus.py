@@ -281,11 +281,28 @@ def test_impossible_dates_and_double_dtstart_are_skipped_by_uid() -> None:
     assert any("more than one start time" in str(p) for p in feed.problems)
 
 
-def test_garbage_rrule_skips_only_that_series() -> None:
+def test_doubled_rrule_prefix_is_repaired_and_named() -> None:
     feed = _load("nodeical__badRRULE.ics")
-    assert {s.title for s in feed.series} == {"Brain Break", "Invalid RRULE property"}
+    assert {s.title for s in feed.series} == {"Academic Time", "Brain Break", "Invalid RRULE property"}
     [problem] = feed.problems
+    assert problem.kind == "repaired" and problem.title == "Academic Time"
     assert problem.uid == "11le1ep09hvog7dbotn6foj38e@google.com"
+    assert str(problem).startswith("Imported “Academic Time” (UID 11le1ep09hvog7dbotn6foj38e@google.com) "
+                                   "with a fix: ")
+    denver = ZoneInfo("America/Denver")
+    sessions = [o for o in expand(feed.series, EVER_START, EVER_END).occurrences if o.title == "Academic Time"]
+    assert sessions[0].start == datetime(2020, 9, 3, 15, 50, tzinfo=UTC)
+    assert {o.start.astimezone(denver).strftime("%a %H:%M") for o in sessions} == {
+        f"{day} 09:50" for day in ("Mon", "Tue", "Wed", "Thu", "Fri")}
+    assert date(2020, 10, 15) not in {o.start.astimezone(denver).date() for o in sessions}  # its EXDATE
+
+
+def test_a_lone_series_with_an_unreadable_rule_is_refused_not_cut_to_one_session() -> None:
+    # The manifest's "no": the feed's only event has "UNTL=" for "UNTIL=". Its first session
+    # alone could be kept, but then a refresh would replace a weekly series with one session.
+    assert CORPUS is not None
+    with pytest.raises(FeedError, match="blabla"):
+        parse_feed((CORPUS / "rie__bad_rrule_missing_until_event.ics").read_bytes(), calendar="c")
 
 
 def test_unknown_zone_falls_back_to_the_calendar_zone_and_says_so() -> None:
@@ -309,14 +326,14 @@ def test_vtodos_are_reported_not_imported() -> None:
 
 
 def test_plain_reader_agrees_with_icalendar_on_every_single_event() -> None:
-    from bot.ical import _expand_one, _expand_with_icalendar, _plain_props
+    from bot.ical.expansion import _expand_one, _expand_with_icalendar, plain_props
 
     compared = 0
     for name, valid in _manifest():
         if valid == "no":
             continue
         for record in _load(name).series:
-            if record.recurring or _plain_props(record.ical.split("\r\n")) is None:
+            if record.recurring or plain_props(record.ical.split("\r\n")) is None:
                 continue
             fast = list(_expand_one(record, EVER_START, EVER_END))
             slow = list(_expand_with_icalendar(record, EVER_START, EVER_END))
@@ -326,7 +343,7 @@ def test_plain_reader_agrees_with_icalendar_on_every_single_event() -> None:
 
 
 def test_fast_expansion_agrees_with_the_public_api_on_every_series() -> None:
-    from bot.ical import _expand_with_components, _expand_with_icalendar
+    from bot.ical.expansion import _expand_with_components, _expand_with_icalendar
 
     compared = 0
     for name, valid in _manifest():
@@ -338,3 +355,13 @@ def test_fast_expansion_agrees_with_the_public_api_on_every_series() -> None:
             assert fast == slow, (name, record.uid)
             compared += len(fast)
     assert compared > 15_000
+
+
+def test_exchange_midnight_override_of_a_timed_series_replaces_that_days_session() -> None:
+    # Exchange names the 14 April 2021 instance of a Wednesday 08:00 series by its midnight.
+    uid = "040000008200E00074C5B7101A82E00800000000202CA5469130D701000000000000000010000000698F951EC461694EBF863670656CF6DD"
+    occurrences = [o for o in _occurrences("icalevents__recurring_override.ics") if o.uid == uid]
+    on_the_day = [o for o in occurrences if o.start.date() == date(2021, 4, 14)]
+    assert [(o.start, o.recurrence_id) for o in on_the_day] == [
+        (datetime(2021, 4, 14, 6, 0, tzinfo=UTC), "2021-04-14T06:00:00Z")]
+    assert len(occurrences) == len({o.recurrence_id for o in occurrences}) == 16
