@@ -23,7 +23,7 @@ from bot.errors import BotError, UserError
 from bot.feeds import secret_parts
 from bot.i18n import translator
 from bot.models import Occurrence
-from bot.redact import SecretRedactor, install
+from bot.redact import PlatformPayloads, SecretRedactor, install
 
 log = logging.getLogger("eventbot")
 
@@ -110,6 +110,7 @@ def configure_logging(verbosity: int) -> SecretRedactor:
     logging.getLogger().setLevel(level)
     redactor = SecretRedactor()
     install(redactor)
+    install(PlatformPayloads())
     return redactor
 
 

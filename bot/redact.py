@@ -65,7 +65,20 @@ class SecretRedactor(logging.Filter):
         return True
 
 
-def install(redactor: SecretRedactor) -> None:
+PLATFORM_SDKS = ("telegram", "discord", "nio")
+"""Loggers of the platform SDKs, whose debug lines print whole updates."""
+
+
+class PlatformPayloads(logging.Filter):
+    """Drops the platform SDKs' debug lines. They print each update whole: who pressed which
+    button, so a log written at ``-vv`` during an anonymous poll would say who voted for what.
+    Their INFO and above (connections, errors) still pass, and so do our own debug lines."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.INFO or record.name.partition(".")[0] not in PLATFORM_SDKS
+
+
+def install(redactor: logging.Filter) -> None:
     """Put ``redactor`` on every handler there is: the root logger's and any logger's own."""
     loggers = [logging.getLogger(), *(logger for logger in list(logging.Logger.manager.loggerDict.values())
                                       if isinstance(logger, logging.Logger))]

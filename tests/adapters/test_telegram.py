@@ -746,3 +746,36 @@ async def test_grants_go_to_the_person_a_text_mention_or_a_reply_points_at(bot: 
     replies = await api.wait_call("sendMessage", chat_id=GROUP, count=3)
     assert "only a display name" in shown(replies[-1]) and "telegram:1006" in shown(replies[-1])
     assert await bot.app.store.people.facilitator_grants() == []
+
+
+async def test_at_debug_the_log_never_says_who_pressed_which_anonymous_button(bot: Running) -> None:
+    # An operator runs with -vv while an anonymous poll is open: the log is written through the
+    # same filters eventbot puts on its handlers, and must not pair a voter with a choice.
+    import io
+    import logging
+
+    from bot.redact import PlatformPayloads, SecretRedactor
+
+    written = io.StringIO()
+    handler = logging.StreamHandler(written)
+    handler.addFilter(SecretRedactor())
+    handler.addFilter(PlatformPayloads())
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        api = bot.api
+        api.add_group(GROUP, "room")
+        bot.adapter._on_message = _recording([])
+        await bot.adapter.send(Outgoing("Anonymous poll", chat=ChatRef(f"telegram:{GROUP}"), buttons=(
+            (Button("Yes", "poll:3:vote:0"), Button("No", "poll:3:vote:1")),)))
+        message = api.calls_to("sendMessage")[0].result
+        voter = api.add_user(3777, "Secret Voter")
+        api.press(voter, "poll:3:vote:1", message=message)
+        await api.wait_call("answerCallbackQuery", 1)
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+    for line in written.getvalue().splitlines():
+        assert not ("3777" in line and "vote" in line), line
