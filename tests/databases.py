@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import hashlib
 import itertools
 import os
 import pwd
@@ -52,14 +53,19 @@ class PostgresServer:
     def url(self, database: str) -> str:
         return f"postgresql+asyncpg://postgres@/{database}?host={self.socket_dir}"
 
-    def database(self) -> str:
-        name = f"t{os.getpid()}_{next(_NAMES)}"
+    def database(self, name: str | None = None) -> str:
+        """A new empty database; or, given a name, that database, created the first time."""
+        if name is None:
+            name = f"t{os.getpid()}_{next(_NAMES)}"
+        elif self._psql(f"SELECT 1 FROM pg_database WHERE datname = '{name}'").strip():
+            return self.url(name)
         self._psql(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
-    def _psql(self, sql: str) -> None:
-        subprocess.run(["psql", "-h", str(self.socket_dir), "-U", "postgres", "-d", "postgres",
-                        "-v", "ON_ERROR_STOP=1", "-qc", sql], check=True, capture_output=True)
+    def _psql(self, sql: str) -> str:
+        done = subprocess.run(["psql", "-h", str(self.socket_dir), "-U", "postgres", "-d", "postgres",
+                               "-v", "ON_ERROR_STOP=1", "-qtAc", sql], check=True, capture_output=True, text=True)
+        return done.stdout
 
 
 def database_for(tmp_path: Path, name: str = "bot") -> Path | str:
@@ -70,7 +76,10 @@ def database_for(tmp_path: Path, name: str = "bot") -> Path | str:
     socket_dir = os.environ.get(SERVER_VARIABLE)
     if not socket_dir:
         raise RuntimeError("EVENTBOT_TEST_DB=postgresql but no server was started for the session")
-    return PostgresServer(Path(socket_dir)).database()
+    # The same folder names the same database, as a file would: a test that opens the bot twice
+    # (a restart) finds what it left.
+    digest = hashlib.sha1(f"{tmp_path}/{name}".encode()).hexdigest()[:20]
+    return PostgresServer(Path(socket_dir)).database(f"f{digest}")
 
 
 @contextlib.contextmanager

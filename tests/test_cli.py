@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.databases import database_for
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -23,7 +25,7 @@ def eventbot(*args: str, stdin: str = "", cwd: Path | None = None, env: dict[str
 
 
 def test_wrong_option_is_one_line_and_exit_2(tmp_path: Path) -> None:
-    result = eventbot("--db", str(tmp_path / "x.db"), "events", "--bogus")
+    result = eventbot("--db", str(database_for(tmp_path)), "events", "--bogus")
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and result.stderr.startswith("error:")
 
@@ -35,29 +37,29 @@ def test_missing_config_file_is_one_line(tmp_path: Path) -> None:
 
 
 def test_unknown_adapter_is_one_line(tmp_path: Path) -> None:
-    result = eventbot("--db", str(tmp_path / "x.db"), "run", "--adapter", "irc")
+    result = eventbot("--db", str(database_for(tmp_path)), "run", "--adapter", "irc")
     assert result.returncode == 1
     assert result.stderr.strip().startswith("error: adapter 'irc' is unavailable: unknown adapter")
     assert "Traceback" not in result.stderr
 
 
 def test_events_json_on_an_empty_database(tmp_path: Path) -> None:
-    result = eventbot("--db", str(tmp_path / "x.db"), "events", "--json", "--from", "2025-03-17")
+    result = eventbot("--db", str(database_for(tmp_path)), "events", "--json", "--from", "2025-03-17")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == []
 
 
 def test_bad_date_and_zone_are_refused(tmp_path: Path) -> None:
-    bad_zone = eventbot("--db", str(tmp_path / "x.db"), "events", "--tz", "Mars/Olympus")
+    bad_zone = eventbot("--db", str(database_for(tmp_path)), "events", "--tz", "Mars/Olympus")
     assert bad_zone.returncode == 1 and bad_zone.stderr.startswith("error: “Mars/Olympus” is not a time zone")
-    bad_date = eventbot("--db", str(tmp_path / "x.db"), "events", "--from", "17/03/2025")
+    bad_date = eventbot("--db", str(database_for(tmp_path)), "events", "--from", "17/03/2025")
     assert bad_date.returncode == 1 and "is not a date" in bad_date.stderr
 
 
 def test_console_run_answers_every_line_and_exits_on_eof(tmp_path: Path) -> None:
     lines = ("you: /events\nalice: /subscribe all\nalice: /mine\nalice: /remind 2h 10m\n"
              "alice: /timezone Mars/Olympus\n")
-    result = eventbot("run", "--db", str(tmp_path / "x.db"), stdin=lines)
+    result = eventbot("run", "--db", str(database_for(tmp_path)), stdin=lines)
     assert result.returncode == 0, result.stderr
     out = result.stdout
     # The shipped schedules were loaded into the empty database and are listed.
@@ -71,7 +73,7 @@ def test_console_run_answers_every_line_and_exits_on_eof(tmp_path: Path) -> None
 
 
 def test_console_private_replies_are_addressed(tmp_path: Path) -> None:
-    result = eventbot("run", "--db", str(tmp_path / "x.db"), stdin="bob: /subscribe all\nbob: /ics\n")
+    result = eventbot("run", "--db", str(database_for(tmp_path)), stdin="bob: /subscribe all\nbob: /ics\n")
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[1].startswith("[to bob] ")
 
@@ -81,7 +83,7 @@ def test_console_survives_an_invalid_byte_under_a_strict_utf8_locale(tmp_path: P
     env = {k: v for k, v in os.environ.items() if not k.startswith(("EVENTBOT_", "LC_", "LANG"))}
     env.update(PYTHONPATH=str(REPO), PYTHONIOENCODING="utf-8:strict", LC_ALL="C.UTF-8", PYTHONUTF8="0")
     stdin = b"you: /help\nalice: /events caf\xe9 \xff\xfe\nalice: /remind 2h\n"
-    result = subprocess.run([sys.executable, "-m", "bot", "run", "--db", str(tmp_path / "x.db")],
+    result = subprocess.run([sys.executable, "-m", "bot", "run", "--db", str(database_for(tmp_path))],
                             input=stdin, capture_output=True, cwd=REPO, env=env, timeout=60)
     assert result.returncode == 0, result.stderr.decode(errors="replace")
     out = result.stdout.decode("utf-8")

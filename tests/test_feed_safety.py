@@ -15,6 +15,7 @@ from bot.cli import main
 from bot.config import FeedConfig
 from bot.ical import series_id
 from bot.models import ChatKind, ChatRef, EventStatus, Subscription, SubscriptionScope
+from tests.databases import database_for
 from tests.fake_feed_server import FakeFeedServer
 from tests.harness import Harness
 from tests.test_calendars import KEYNOTE_UID, SERIES_UID, V1, WORKSHOP_UID, oid
@@ -97,7 +98,7 @@ async def test_a_failed_first_import_stores_nothing(opened: Harness, server: Fak
 
 def test_a_failed_first_import_on_the_command_line_stores_nothing(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    db = str(tmp_path / "bot.db")
+    db = str(database_for(tmp_path))
     assert main(["--db", db, "import", "http://127.0.0.1:1/feed.ics", "--calendar", "inside"]) == 1
     assert "(refused: private address)" in capsys.readouterr().err
     main(["--db", db, "calendars"])
@@ -181,7 +182,7 @@ async def test_configured_feeds_are_removed_in_the_config(tmp_path: Path, server
 def test_command_line_removal(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from tests.test_calendars import upcoming_calendar
 
-    db = str(tmp_path / "bot.db")
+    db = str(database_for(tmp_path))
     feed = tmp_path / "sww.ics"
     feed.write_bytes(upcoming_calendar())
     assert main(["--db", db, "import", str(feed), "--calendar", "sww"]) == 0

@@ -19,6 +19,7 @@ from pathlib import Path
 from bot.errors import DeliveryFailed, RateLimited
 from bot.ical import occurrence_id, series_id
 from bot.models import Outgoing, ReminderStatus, Subscription, SubscriptionScope, UserSettings
+from tests.databases import database_for
 from tests.harness import Harness
 from tests.test_calendars import KEYNOTE_UID, SERIES_UID, WORKSHOP_UID, calendar, vevent
 
@@ -60,7 +61,7 @@ async def test_an_import_from_the_command_line_is_told_once_the_bot_runs(tmp_pat
     start = datetime.now(UTC).replace(hour=10, minute=0, second=0, microsecond=0) + timedelta(days=7)
     feed = tmp_path / "sww.ics"
     feed.write_bytes(programme(start))
-    db = str(tmp_path / "bot.db")
+    db = str(database_for(tmp_path))
     first = await asyncio.to_thread(eventbot, "--db", db, "import", str(feed), "--calendar", "sww")
     assert first.returncode == 0, first.stderr
 
@@ -112,7 +113,7 @@ async def test_an_import_from_a_terminal_beside_the_running_bot_is_told_within_a
     start = datetime.now(UTC).replace(hour=10, minute=0, second=0, microsecond=0) + timedelta(days=7)
     feed = tmp_path / "sww.ics"
     feed.write_bytes(programme(start))
-    db = str(tmp_path / "bot.db")
+    db = str(database_for(tmp_path))
     assert (await asyncio.to_thread(eventbot, "--db", db, "import", str(feed), "--calendar", "sww")).returncode == 0
     async with Harness.open(tmp_path, start=datetime.now(UTC), outbox_check_seconds=60) as h:
         await h.say("alice", f"/subscribe {oid(WORKSHOP_UID)}")

@@ -12,6 +12,7 @@ import pytest
 
 from bot.cli import main
 from bot.redact import SecretRedactor
+from tests.databases import database_for
 from tests.fake_feed_server import FakeFeedServer
 from tests.test_calendars import V1
 
@@ -27,7 +28,7 @@ async def test_no_secret_reaches_any_log_at_debug(tmp_path: Path, monkeypatch: p
     monkeypatch.setenv("EVENTBOT_DISCORD_TOKEN", DISCORD)
     monkeypatch.setenv("EVENTBOT_ALLOW_PRIVATE_FEEDS", "127.0.0.1")
     caplog.set_level(logging.DEBUG)
-    db = str(tmp_path / "bot.db")
+    db = str(database_for(tmp_path))
     async with FakeFeedServer.start(V1) as server:
         # A redirect whose Location carries all three: httpcore prints it at DEBUG.
         location = f"/calendar/ical/sww/private-{KEY}/basic.ics?tg={TELEGRAM}&dc={DISCORD}"

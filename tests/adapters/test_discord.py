@@ -36,6 +36,7 @@ from bot.models import (
 )
 from bot.ports import Capability
 from tests.conftest import REPO
+from tests.databases import database_for
 from tests.fakes.discord_api import ALICE, BOB, CAROL, CHANNEL_ID, GUILD_ID, FakeDiscord
 from tests.harness import START, make_occurrence, store_occurrences
 
@@ -76,7 +77,7 @@ class DiscordBot:
 async def discord_bot(tmp_path: Path, *extra_features: ModuleType, **settings: Any) -> AsyncIterator[DiscordBot]:
     async with FakeDiscord.running() as api:
         with api.patched():
-            config = replace(Config(), db=tmp_path / "bot.db", organisers=(f"discord:{ALICE.id}",),
+            config = replace(Config(), db=database_for(tmp_path), organisers=(f"discord:{ALICE.id}",),
                              discord_token=SecretStr(TOKEN), **{"outbox_check_seconds": 0, **settings})
             bot = DiscordBot(api, config, FakeClock(START), (*FEATURES, *extra_features))
             await bot.open()

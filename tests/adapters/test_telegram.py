@@ -37,6 +37,7 @@ from bot.models import (
     Role,
     UserRef,
 )
+from tests.databases import database_for
 from tests.fakes.telegram_api import BotApiError, FakeBotApi, rate_limited
 from tests.harness import START, make_occurrence, store_occurrences
 
@@ -60,7 +61,7 @@ class Running:
 
 def telegram_config(tmp_path: Path, api: FakeBotApi, **settings: Any) -> Config:
     settings = {"telegram_base_url": api.base_url, "outbox_check_seconds": 0, **settings}
-    return replace(Config(), db=tmp_path / "bot.db", organisers=(f"telegram:{ORGANISER}",),
+    return replace(Config(), db=database_for(tmp_path), organisers=(f"telegram:{ORGANISER}",),
                    telegram_token=SecretStr(api.token), **settings)
 
 
