@@ -44,7 +44,7 @@ from bot.clock import FakeClock
 from bot.config import Config
 from bot.models import Subscription, SubscriptionScope
 from bot.store.sql import SqlStore
-from tests.bot_process import BotProcess, deliveries, prepare
+from tests.bot_process import BotProcess, prepare, wait_for
 from tests.databases import postgres_server
 from tests.harness import make_occurrence, store_occurrences
 
@@ -71,14 +71,6 @@ class SharedBotProcess(BotProcess):
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
-
-
-def wait_for(path: Path, people: int, deadline: float) -> list[dict[str, Any]]:
-    while True:
-        found = deliveries(path)
-        if len({d["to"] for d in found}) >= people or time.monotonic() > deadline:
-            return found
-        time.sleep(0.2)  # polling a file other processes write; the deadline bounds it
 
 
 def fanout_figures(delivered: list[dict[str, Any]], people: int, due: datetime, rate: float) -> dict[str, Any]:
