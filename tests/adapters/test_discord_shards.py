@@ -19,6 +19,7 @@ from bot.clock import FakeClock
 from bot.config import Config, SecretStr, load_config
 from bot.errors import ConfigError
 from bot.models import Incoming
+from bot.ports import MessageHandler
 from tests.fakes.discord_api import ALICE, BOB, CAROL, GUILD_ID, SHARD0_GUILD_ID, FakeDiscord
 from tests.harness import START
 
@@ -45,49 +46,56 @@ async def sharded(tmp_path: Path, api: FakeDiscord, *shard_ids: Sequence[int],
                                                              discord_shard_count=shard_count),
                                                      adapters=[adapter], clock=clock, alarms=ManualAlarms(clock)))
             process = Process(adapter)
-            handle = adapter._on_message
-            assert handle is not None
-
-            async def recording(incoming: Incoming, process: Process = process, handle=handle) -> None:  # type: ignore[no-untyped-def]
-                process.heard.append(incoming)
-                await handle(incoming)
-
-            adapter._on_message = recording
+            assert adapter._on_message is not None
+            adapter._on_message = _recording(process.heard, adapter._on_message)
             running.append(process)
         yield running
 
 
-async def test_each_process_receives_the_events_of_its_own_shard(tmp_path: Path) -> None:
-    async with FakeDiscord.running() as api, api.patched():
-        api.guilds = [GUILD_ID, SHARD0_GUILD_ID]
-        async with sharded(tmp_path, api, [0], [1], shard_count=2) as (first, second):
-            assert sorted(tuple(i["shard"]) for i in api.identifies) == [(0, 2), (1, 2)]
-            assert isinstance(first.adapter.client, discord.AutoShardedClient)
-            assert [g.id for g in first.adapter.client.guilds] == [SHARD0_GUILD_ID]
-            assert [g.id for g in second.adapter.client.guilds] == [GUILD_ID]
-            # The slash commands are published once, by the process holding shard 0.
-            assert len(api.find("PUT", r"applications/\d+/commands")) == 1
+def _recording(heard: list[Incoming], handle: MessageHandler) -> MessageHandler:
+    async def recording(incoming: Incoming) -> None:
+        heard.append(incoming)
+        await handle(incoming)
 
-            await api.slash("help", user=ALICE)  # in GUILD_ID: shard 1
-            await api.slash("help", user=BOB, dm=True)  # a DM: shard 0
-            await api.slash("help", user=CAROL, guild=SHARD0_GUILD_ID)
-            await api.wait_for(lambda: len(api.followups()) == 3)
-            assert [(i.user.id, i.chat.is_private) for i in first.heard] == [
-                (f"discord:{BOB.id}", True), (f"discord:{CAROL.id}", False)]
-            assert [(i.user.id, i.chat.is_private) for i in second.heard] == [(f"discord:{ALICE.id}", False)]
-            assert api.dispatched[-3:] == [(1, "INTERACTION_CREATE"), (0, "INTERACTION_CREATE"),
-                                           (0, "INTERACTION_CREATE")]
+    return recording
 
 
-async def test_a_process_without_shard_settings_runs_the_single_client(tmp_path: Path) -> None:
-    async with FakeDiscord.running() as api, api.patched():
-        adapter = DiscordAdapter(TOKEN, guild_ready_timeout=0.05)
-        await adapter.start(_ignore)
-        try:
-            assert not isinstance(adapter.client, discord.AutoShardedClient)
-            assert "shard" not in api.identifies[0]
-        finally:
-            await adapter.stop()
+@pytest.fixture
+async def api() -> AsyncIterator[FakeDiscord]:
+    async with FakeDiscord.running() as fake:
+        with fake.patched():
+            yield fake
+
+
+async def test_each_process_receives_the_events_of_its_own_shard(tmp_path: Path, api: FakeDiscord) -> None:
+    api.guilds = [GUILD_ID, SHARD0_GUILD_ID]
+    async with sharded(tmp_path, api, [0], [1], shard_count=2) as (first, second):
+        assert sorted(tuple(i["shard"]) for i in api.identifies) == [(0, 2), (1, 2)]
+        assert isinstance(first.adapter.client, discord.AutoShardedClient)
+        assert [g.id for g in first.adapter.client.guilds] == [SHARD0_GUILD_ID]
+        assert [g.id for g in second.adapter.client.guilds] == [GUILD_ID]
+        # The slash commands are published once, by the process holding shard 0.
+        assert len(api.find("PUT", r"applications/\d+/commands")) == 1
+
+        await api.slash("help", user=ALICE)  # in GUILD_ID: shard 1
+        await api.slash("help", user=BOB, dm=True)  # a DM: shard 0
+        await api.slash("help", user=CAROL, guild=SHARD0_GUILD_ID)
+        await api.wait_for(lambda: len(api.followups()) == 3)
+        assert [(i.user.id, i.chat.is_private) for i in first.heard] == [
+            (f"discord:{BOB.id}", True), (f"discord:{CAROL.id}", False)]
+        assert [(i.user.id, i.chat.is_private) for i in second.heard] == [(f"discord:{ALICE.id}", False)]
+        assert api.dispatched[-3:] == [(1, "INTERACTION_CREATE"), (0, "INTERACTION_CREATE"),
+                                       (0, "INTERACTION_CREATE")]
+
+
+async def test_a_process_without_shard_settings_runs_the_single_client(api: FakeDiscord) -> None:
+    adapter = DiscordAdapter(TOKEN, guild_ready_timeout=0.05)
+    await adapter.start(_ignore)
+    try:
+        assert not isinstance(adapter.client, discord.AutoShardedClient)
+        assert "shard" not in api.identifies[0]
+    finally:
+        await adapter.stop()
 
 
 def test_shards_come_from_the_settings() -> None:
