@@ -62,36 +62,36 @@ async def test_a_feed_is_refreshed_once_across_two_processes(tmp_path: Path, ser
 
 async def test_the_other_process_takes_over_when_the_leader_stops(tmp_path: Path, server: FakeFeedServer) -> None:
     feeds = (FeedConfig(name="sww", source=server.url(), refresh_minutes=15),)
-    async with Harness.open(tmp_path, feeds=feeds, allow_private_feeds=FakeFeedServer.ALLOW) as h:
-        async with second_process(h) as (other, alarms):
-            await advance_both(h, alarms, timedelta(minutes=2))
-            assert len(server.requests) == 1
-            leader = h.app.services.worker
-            follower = other.services.worker
-            assert leader is not None and follower is not None
-            await leader.stop()  # a clean stop gives the lease up at once
-            assert not leader.leads()
-            await follower.beat()  # its next heartbeat takes the lease
-            assert follower.leads()
-            await alarms.advance(REFRESH)  # only the second process's alarms run now
-            assert len(server.requests) == 2
+    async with Harness.open(tmp_path, feeds=feeds, allow_private_feeds=FakeFeedServer.ALLOW) as h, \
+            second_process(h) as (other, alarms):
+        await advance_both(h, alarms, timedelta(minutes=2))
+        assert len(server.requests) == 1
+        leader = h.app.services.worker
+        follower = other.services.worker
+        assert leader is not None and follower is not None
+        await leader.stop()  # a clean stop gives the lease up at once
+        assert not leader.leads()
+        await follower.beat()  # its next heartbeat takes the lease
+        assert follower.leads()
+        await alarms.advance(REFRESH)  # only the second process's alarms run now
+        assert len(server.requests) == 2
 
 
 async def test_the_other_process_takes_over_when_the_leader_dies(tmp_path: Path, server: FakeFeedServer) -> None:
     feeds = (FeedConfig(name="sww", source=server.url(), refresh_minutes=15),)
-    async with Harness.open(tmp_path, feeds=feeds, allow_private_feeds=FakeFeedServer.ALLOW) as h:
-        async with second_process(h) as (other, alarms):
-            leader, follower = h.app.services.worker, other.services.worker
-            assert leader is not None and follower is not None
-            await follower.beat()
-            assert not follower.leads()  # the leader's lease is current
-            # The leader's process dies: no more heartbeats. Three missed beats later the lease
-            # is the follower's.
-            h.clock.advance(timedelta(seconds=leader.stale_after + 1))
-            await follower.beat()
-            assert follower.leads()
-            await alarms.advance(timedelta(minutes=1))
-            assert len(server.requests) == 1
+    async with Harness.open(tmp_path, feeds=feeds, allow_private_feeds=FakeFeedServer.ALLOW) as h, \
+            second_process(h) as (other, alarms):
+        leader, follower = h.app.services.worker, other.services.worker
+        assert leader is not None and follower is not None
+        await follower.beat()
+        assert not follower.leads()  # the leader's lease is current
+        # The leader's process dies: no more heartbeats. Three missed beats later the lease
+        # is the follower's.
+        h.clock.advance(timedelta(seconds=leader.stale_after + 1))
+        await follower.beat()
+        assert follower.leads()
+        await alarms.advance(timedelta(minutes=1))
+        assert len(server.requests) == 1
 
 
 async def test_a_poll_closing_on_its_timer_is_announced_once(tmp_path: Path) -> None:
