@@ -10,8 +10,10 @@ webhook every process receives (behind one URL) and only the leader registers it
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -26,8 +28,10 @@ from bot.app import App, open_app
 from bot.clock import FakeClock
 from bot.workers import Worker
 from tests.adapters.test_telegram import telegram_config
-from tests.fakes.telegram_api import FakeBotApi, FakeUser
+from tests.fakes.telegram_api import DEADLINE, BotApiError, FakeBotApi, FakeUser
 from tests.harness import START
+
+HEARTBEAT = 600  # seconds: longer than any test
 
 
 @dataclass
@@ -53,13 +57,14 @@ class Process:
 async def processes(tmp_path: Path, api: FakeBotApi, *names: str,
                     settings: dict[str, dict[str, Any]] | None = None) -> AsyncIterator[list[Process]]:
     """Bot processes on one database and one clock, opened in order (the first leads); each
-    calls the Bot API through ``api.client_url(name)``."""
+    calls the Bot API through ``api.client_url(name)``. Their heartbeats are the tests' to
+    drive (``worker.beat()``): the ones on a timer are too far apart to come during a test."""
     clock = FakeClock(START)
     opened: list[Process] = []
     try:
         for name in names:
             config = telegram_config(tmp_path, api, telegram_base_url=api.client_url(name),
-                                     **(settings or {}).get(name, {}))
+                                     worker_heartbeat_seconds=HEARTBEAT, **(settings or {}).get(name, {}))
             stack = contextlib.AsyncExitStack()
             adapter = TelegramAdapter.from_config(config)
             app = await stack.enter_async_context(
@@ -118,6 +123,20 @@ async def test_the_follower_polls_once_the_leader_stops(tmp_path: Path, api: Fak
         assert api.conflicts == 0
 
 
+async def test_a_new_leader_that_cannot_poll_yet_tries_again_at_its_next_heartbeat(
+        tmp_path: Path, api: FakeBotApi, caplog: pytest.LogCaptureFixture) -> None:
+    async with processes(tmp_path, api, "a", "b") as (a, b):
+        await a.close()
+        api.fail_next("deleteWebhook", BotApiError(502, "Bad Gateway"))
+        with _logged("could not start receiving") as failed:
+            await b.worker.beat()
+            await asyncio.wait_for(failed.wait(), DEADLINE)
+        assert not b.adapter.receiving and not api.calls_to("getUpdates", client="b")
+        await b.worker.beat()
+        await api.wait_call("getUpdates", client="b")
+        assert api.token not in caplog.text
+
+
 async def test_a_leader_that_lost_the_lease_stops_polling(tmp_path: Path, api: FakeBotApi) -> None:
     alice = api.add_user(1001, "Alice")
     async with processes(tmp_path, api, "a", "b") as (a, b):
@@ -163,6 +182,24 @@ async def test_with_a_webhook_every_process_receives_and_only_the_leader_registe
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+@contextlib.contextmanager
+def _logged(words: str) -> Iterator[asyncio.Event]:
+    """An event set when a log record containing ``words`` is written."""
+    seen = asyncio.Event()
+
+    class Handler(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if words in record.getMessage():
+                seen.set()
+
+    handler = Handler()
+    logging.getLogger().addHandler(handler)
+    try:
+        yield seen
+    finally:
+        logging.getLogger().removeHandler(handler)
 
 
 def _private(user_id: int, text: str) -> Any:
