@@ -20,6 +20,7 @@ from bot.config import Config, SecretStr, load_config
 from bot.errors import ConfigError
 from bot.models import Incoming
 from bot.ports import MessageHandler
+from tests.databases import database_for
 from tests.fakes.discord_api import ALICE, BOB, CAROL, GUILD_ID, SHARD0_GUILD_ID, FakeDiscord
 from tests.harness import START
 
@@ -36,7 +37,7 @@ class Process:
 async def sharded(tmp_path: Path, api: FakeDiscord, *shard_ids: Sequence[int],
                   shard_count: int) -> AsyncIterator[list[Process]]:
     """One bot process per entry of ``shard_ids``, on one database, each running those shards."""
-    config = replace(Config(), db=tmp_path / "bot.db", discord_token=SecretStr(TOKEN), outbox_check_seconds=0)
+    config = replace(Config(), db=database_for(tmp_path), discord_token=SecretStr(TOKEN), outbox_check_seconds=0)
     clock = FakeClock(START)
     async with contextlib.AsyncExitStack() as stack:
         running = []

@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ from bot.app import App, open_app
 from bot.clock import FakeClock
 from bot.workers import Worker
 from tests.adapters.test_telegram import telegram_config
+from tests.databases import database_for
 from tests.fakes.telegram_api import DEADLINE, BotApiError, FakeBotApi, FakeUser
 from tests.harness import START
 
@@ -60,11 +61,13 @@ async def processes(tmp_path: Path, api: FakeBotApi, *names: str,
     calls the Bot API through ``api.client_url(name)``. Their heartbeats are the tests' to
     drive (``worker.beat()``): the ones on a timer are too far apart to come during a test."""
     clock = FakeClock(START)
+    db = database_for(tmp_path)
     opened: list[Process] = []
     try:
         for name in names:
-            config = telegram_config(tmp_path, api, telegram_base_url=api.client_url(name),
-                                     worker_heartbeat_seconds=HEARTBEAT, **(settings or {}).get(name, {}))
+            config = replace(telegram_config(tmp_path, api, telegram_base_url=api.client_url(name),
+                                             worker_heartbeat_seconds=HEARTBEAT, **(settings or {}).get(name, {})),
+                             db=db)
             stack = contextlib.AsyncExitStack()
             adapter = TelegramAdapter.from_config(config)
             app = await stack.enter_async_context(
