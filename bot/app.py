@@ -23,7 +23,14 @@ from bot.core import Bot
 from bot.errors import AdapterUnavailable
 from bot.i18n import LANGUAGES, translator
 from bot.messenger import Messenger
-from bot.ports import ChatAdapter, Clock, CommandMenu, Finished, SupportsCommandMenu
+from bot.ports import (
+    ChatAdapter,
+    Clock,
+    CommandMenu,
+    Finished,
+    SupportsCommandMenu,
+    SupportsExclusiveReceiving,
+)
 from bot.services import Services
 from bot.store.sql import SqlStore
 from bot.workers import Worker
@@ -86,15 +93,28 @@ class App:
     _stack: contextlib.AsyncExitStack | None = None
     # Features' ``started(services)``: work that needs the adapters up (catching up on them).
     _started: list[Callable[[Services], Awaitable[None]]] = field(default_factory=list)
+    # Adapters that receive in one process at a time: whether they were last told to receive
+    # (None: not yet), whether they should, and the task telling them.
+    _receiving: bool | None = None
+    _receive: bool = False
+    _switching: asyncio.Task[None] | None = None
 
     async def start_adapters(self) -> None:
-        """Start receiving on every adapter, then publish the command menu where supported."""
+        """Start every adapter, let those that receive in one process at a time receive if
+        this process leads, then publish the command menu where supported."""
         assert self._stack is not None
         services = self.services
         for adapter in self.adapters:
             await adapter.start(self.bot.handle)
             self._stack.push_async_callback(adapter.stop)
             log.info("adapter %s started", adapter.name)
+        if self._exclusive_receivers():
+            worker = services.worker
+            self._receive = worker is None or worker.leads()
+            await self._switch_receiving(failing=True)  # a leader that cannot receive does not start
+            self._stack.push_async_callback(self._stop_receiving)  # before the adapters stop
+            if worker is not None:
+                self._stack.callback(worker.watch_lead(self._lead_changed))
         menu = CommandMenu(commands=services.router.commands(), languages=tuple(LANGUAGES),
                            translate=lambda msgid, lang: translator(lang)(msgid),
                            complete=Completer(services))
@@ -109,6 +129,39 @@ class App:
                 await hook(services)
             except Exception:
                 log.exception("a feature failed to catch up after start")
+
+    def _exclusive_receivers(self) -> list[SupportsExclusiveReceiving]:
+        return [a for a in self.adapters if isinstance(a, SupportsExclusiveReceiving)]
+
+    def _lead_changed(self, leading: bool) -> None:
+        # Called from the heartbeat, which a slow platform must not hold up: switch in a task.
+        self._receive = leading
+        if self._receiving != leading and (self._switching is None or self._switching.done()):
+            self._switching = asyncio.create_task(self._switch_receiving(), name="switch receiving")
+
+    async def _switch_receiving(self, *, failing: bool = False) -> None:
+        """Tell the exclusive receivers what ``_receive`` says until they have been told it; a
+        failure is raised with ``failing``, else logged and tried again after the next heartbeat."""
+        while self._receiving != self._receive:
+            on = self._receive
+            for adapter in self._exclusive_receivers():
+                try:
+                    await adapter.set_receiving(on)
+                except Exception as exc:
+                    if failing:
+                        raise
+                    log.warning("could not %s receiving on %s: %s", "start" if on else "stop",
+                                getattr(adapter, "name", adapter), exc)
+                    return
+            self._receiving = on
+            log.info("receiving on %s: %s", ", ".join(getattr(a, "name", "?") for a in self._exclusive_receivers()),
+                     "on (this process leads)" if on else "off (another process receives)")
+
+    async def _stop_receiving(self) -> None:
+        self._receive = False
+        if self._switching is not None:
+            await asyncio.gather(self._switching, return_exceptions=True)
+        await self._switch_receiving()
 
     @property
     def store(self) -> SqlStore:

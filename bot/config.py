@@ -90,6 +90,11 @@ class Config:
     discord_token: SecretStr | None = None
     discord_guilds: tuple[int, ...] = ()
     discord_events_guild: int | None = None
+    discord_shard_count: int | None = None
+    """How many shards the bot's Discord gateway is split into, over all processes; unset,
+    one connection without shards."""
+    discord_shard_ids: tuple[int, ...] = ()
+    """The shards this process runs (0 to count - 1); empty: all of them."""
     console_user: str = "you"
     log_level: str = "WARNING"
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -97,7 +102,8 @@ class Config:
 
 _LISTS = {"organisers", "adapters", "digest_chats", "allow_private_feeds"}
 _INTS = {"horizon_days", "feed_max_bytes", "reminder_batch", "early_window_minutes", "digest_hour",
-         "reminder_lease_seconds", "worker_heartbeat_seconds", "discord_events_guild", "outbox_check_seconds"}
+         "reminder_lease_seconds", "worker_heartbeat_seconds", "discord_events_guild", "outbox_check_seconds",
+         "discord_shard_count"}
 
 
 def load_config(path: Path | None = None, env: Mapping[str, str] | None = None,
@@ -169,7 +175,7 @@ def _build(raw: dict[str, Any]) -> Config:
                 if not 0 < share <= 1:
                     raise ValueError(f"{share} is not a share between 0 (exclusive) and 1")
                 values[key] = share
-            elif key == "discord_guilds":
+            elif key in {"discord_guilds", "discord_shard_ids"}:
                 values[key] = tuple(int(v) for v in _as_list(value))
             elif key in {"feeds", "feed"}:
                 values["feeds"] = tuple(_feed(item) for item in value)
@@ -184,7 +190,21 @@ def _build(raw: dict[str, Any]) -> Config:
     for organiser in values.get("organisers", ()):
         if ":" not in organiser:
             raise ConfigError(f"organiser {organiser!r} must be a namespaced id like telegram:1001")
+    _check_shards(values.get("discord_shard_count"), values.get("discord_shard_ids", ()))
     return replace(Config(), **values)
+
+
+def _check_shards(count: int | None, ids: tuple[int, ...]) -> None:
+    if count is None:
+        if ids:
+            raise ConfigError("discord_shard_ids needs discord_shard_count, the number of shards over all processes")
+        return
+    if count < 1:
+        raise ConfigError(f"discord_shard_count must be at least 1, not {count}")
+    wrong = [i for i in ids if not 0 <= i < count]
+    if wrong:
+        raise ConfigError(f"discord_shard_ids run from 0 to {count - 1} with {count} shards, "
+                          f"not {', '.join(map(str, wrong))}")
 
 
 def _feed(item: Any) -> FeedConfig:

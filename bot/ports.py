@@ -165,6 +165,26 @@ class SupportsCommandMenu(Protocol):
 
 
 @runtime_checkable
+class SupportsExclusiveReceiving(Protocol):
+    """Adapters whose platform lets one process at a time receive for an account (Telegram's
+    ``getUpdates``). After ``start`` such an adapter sends, but receives only once told to.
+
+    The app tells it to while this process holds the scheduler lease, so of several processes
+    on one database exactly one receives; a process losing the lease is told to stop before
+    another could take it over.
+    """
+
+    async def set_receiving(self, on: bool) -> None:
+        """Start (``True``) or stop (``False``) receiving; asking for what holds already does
+        nothing.
+
+        Raises:
+            AdapterUnavailable: Receiving could not start (asked again at the next heartbeat).
+        """
+        ...
+
+
+@runtime_checkable
 class SupportsEventMirror(Protocol):
     """Adapters that show the programme natively (Discord's Scheduled Events)."""
 

@@ -15,6 +15,10 @@ belongs to a live process and comes back at once when it dies.
   worker silent for ``STALE_BEATS`` beats (or gone, or stopped: a clean stop gives it up at
   once). The jobs that must run once across processes (``once_across``) run only there; the
   others leave them to it, and take over when it dies.
+* Whoever must know whether this process leads (the app, for platforms where one process at a
+  time may receive) watches the lease: ``watch_lead`` hears after every heartbeat whether this
+  process will still hold it at the next one. A process whose heartbeats stop renewing it is
+  told it no longer leads a heartbeat before the lease can pass to another.
 """
 
 from __future__ import annotations
@@ -43,6 +47,9 @@ STALE_BEATS = 3
 
 SCHEDULER_LEASE = "scheduler"
 """The lease of the process that runs the jobs that must run once across processes."""
+
+LeadListener = Callable[[bool], None]
+"""Told, after each heartbeat, whether this process leads (and will at the next heartbeat)."""
 
 _PROC = Path("/proc")
 
@@ -111,14 +118,20 @@ class ProcessIdentity:
 
 class Worker:
     def __init__(self, repo: WorkerRepository, clock: Clock, *, heartbeat_seconds: int = 2,
-                 identity: ProcessIdentity | None = None) -> None:
+                 identity: ProcessIdentity | None = None,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self.repo = repo
         self.clock = clock
         self.period = max(1, heartbeat_seconds)
         self.identity = identity or ProcessIdentity.current()
         self.id: int | None = None
         self._task: asyncio.Task[None] | None = None
+        # This process's own time, by which it judges its lease (never the Clock, which tests
+        # move by hand and which another process's clock may disagree with).
+        self._monotonic = monotonic
         self._held_at: float | None = None  # monotonic time the scheduler lease was last held
+        self._listeners: list[LeadListener] = []
+        self._lapse: asyncio.TimerHandle | None = None  # tells listeners if the lease is not renewed
 
     @property
     def stale_after(self) -> int:
@@ -141,11 +154,35 @@ class Worker:
         await self.hold_scheduler()
         self._task = asyncio.create_task(self._beating(), name="worker heartbeat")
 
-    def leads(self) -> bool:
-        """Whether this process runs the once-across-processes jobs now. Judged on this
-        process's own monotonic time since the lease was last renewed, so a process that stops
-        renewing (a frozen loop, a lost database) stops acting before another takes over."""
-        return self._held_at is not None and time.monotonic() - self._held_at < self.stale_after
+    def leads(self, *, ahead: float = 0) -> bool:
+        """Whether this process runs the once-across-processes jobs now (and still will in
+        ``ahead`` seconds if it renews nothing meanwhile). Judged on this process's own
+        monotonic time since the lease was last renewed, so a process that stops renewing (a
+        frozen loop, a lost database) stops acting before another takes over."""
+        return (self._held_at is not None
+                and self._monotonic() + ahead - self._held_at < self.stale_after)
+
+    def watch_lead(self, listener: LeadListener) -> Callable[[], None]:
+        """Call ``listener(leading)`` after every heartbeat and when this worker stops:
+        ``leading`` says whether this process holds the lease and will until its next
+        heartbeat. When renewing fails it turns False a heartbeat before another process could
+        take the lease. Returns the function that stops the calls."""
+        self._listeners.append(listener)
+
+        def unwatch() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return unwatch
+
+    def _tell(self, leading: bool | None = None) -> None:
+        if leading is None:
+            leading = self.leads(ahead=self.period)
+        for listener in list(self._listeners):
+            try:
+                listener(leading)
+            except Exception:
+                log.exception("a watcher of the scheduler lease failed")
 
     async def hold_scheduler(self) -> bool:
         """Take or renew the scheduler lease; True while this process holds it."""
@@ -156,7 +193,13 @@ class Worker:
             log.info("worker %d runs the scheduled jobs (feed refreshes, digest, poll closing…)", self.id)
         elif not held and self.leads():
             log.warning("worker %d no longer runs the scheduled jobs: another process took them over", self.id)
-        self._held_at = time.monotonic() if held else None
+        self._held_at = self._monotonic() if held else None
+        if self._lapse is not None:
+            self._lapse.cancel()
+            self._lapse = None
+        if held:
+            # Should no heartbeat come back in time (a hung database), the watchers still hear.
+            self._lapse = asyncio.get_running_loop().call_later(self.stale_after - self.period, self._tell)
         return held
 
     async def forget_dead(self) -> int:
@@ -171,24 +214,27 @@ class Worker:
         return await self.repo.forget([w.id for w in dead])
 
     async def beat(self) -> None:
+        """Say this process is alive and renew (or take) the scheduler lease, then tell the
+        lease's watchers. A failed heartbeat is logged, not raised."""
         if self.id is None:
             return
-        if not await self.repo.beat(self.id, self._now()):
-            log.warning("this process (worker %d) was taken for dead after %ds without a heartbeat; "
-                        "registering again", self.id, self.stale_after)
-            self._held_at = None
-            await self.register()
-        await self.hold_scheduler()
+        try:
+            if not await self.repo.beat(self.id, self._now()):
+                log.warning("this process (worker %d) was taken for dead after %ds without a heartbeat; "
+                            "registering again", self.id, self.stale_after)
+                self._held_at = None
+                await self.register()
+            await self.hold_scheduler()
+        except Exception:
+            log.exception("worker heartbeat failed")
+        self._tell()
 
     async def _beating(self) -> None:
         # On the event loop's own time, not the Clock's: a fake clock in tests stands still
         # (or jumps) between beats, and the heartbeat's stamp is what others judge by.
         while True:
             await asyncio.sleep(self.period)
-            try:
-                await self.beat()
-            except Exception:
-                log.exception("worker heartbeat failed")
+            await self.beat()
 
     async def stop(self) -> None:
         """Stop beating and remove the row: anything still claimed goes back to pending."""
@@ -197,10 +243,14 @@ class Worker:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        if self._lapse is not None:
+            self._lapse.cancel()
+            self._lapse = None
         if self.id is not None:
             if self._held_at is not None:
-                await self.repo.release_lease(SCHEDULER_LEASE, self.id)  # a follower takes over at once
                 self._held_at = None
+                self._tell(False)  # before another process can take the lease
+                await self.repo.release_lease(SCHEDULER_LEASE, self.id)  # a follower takes over at once
             await self.repo.forget([self.id])
             self.id = None
 

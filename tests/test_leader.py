@@ -7,16 +7,21 @@ import contextlib
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from adapters.fake import FakeAdapter
 from bot.alarms import ManualAlarms
 from bot.app import App, open_app
+from bot.clock import FakeClock
 from bot.config import FeedConfig
+from bot.ports import WorkerRepository
+from bot.store.sql import SqlStore
+from bot.workers import SCHEDULER_LEASE, Worker
 from tests.conftest import REPO
 from tests.fake_feed_server import FakeFeedServer
-from tests.harness import Harness
+from tests.harness import START, Harness
 
 SWW = (REPO / "schedules" / "social-work-week-2025.ics").read_bytes()
 REFRESH = timedelta(minutes=15)
@@ -106,3 +111,58 @@ async def test_a_poll_closing_on_its_timer_is_announced_once(tmp_path: Path) -> 
             assert isinstance(second_adapter, FakeAdapter)
             finals = [m for m in [*h.adapter.sent, *second_adapter.sent] if "Final results" in m.text]
             assert len(finals) == 1
+
+
+class _Flaky:
+    """The workers' table, reachable or not (a database lost for a while)."""
+
+    def __init__(self, repo: WorkerRepository) -> None:
+        self.repo = repo
+        self.down = False
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self.repo, name)
+
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            if self.down:
+                raise ConnectionError("the database is unreachable")
+            return await method(*args, **kwargs)
+
+        return call
+
+
+async def test_a_leader_whose_heartbeats_fail_hears_it_leads_no_more_before_the_lease_can_pass(
+        database: Path | str, caplog: pytest.LogCaptureFixture) -> None:
+    clock = FakeClock(START)
+    store = await SqlStore.open(database, clock)
+    elapsed = [0.0]  # this process's monotonic time, moved by hand
+    repo = _Flaky(store.workers)
+    worker = Worker(repo, clock, heartbeat_seconds=2, monotonic=lambda: elapsed[0])  # type: ignore[arg-type]
+    heard: list[bool] = []
+    try:
+        await worker.register()
+        await worker.hold_scheduler()
+        unwatch = worker.watch_lead(heard.append)
+        await worker.beat()
+        assert heard == [True]
+        repo.down = True
+        for _ in range(2):  # two heartbeats that renew nothing
+            elapsed[0] += worker.period
+            clock.advance(timedelta(seconds=worker.period))
+            await worker.beat()
+        assert heard == [True, True, False]
+        assert "worker heartbeat failed" in caplog.text
+        # The lease is still this worker's on the database: nobody else could have taken it yet.
+        assert await store.workers.lease_holder(SCHEDULER_LEASE) == worker.id
+        other = await store.workers.register("elsewhere", 1, "", int(clock.now().timestamp()))
+        assert not await store.workers.hold_lease(SCHEDULER_LEASE, other, int(clock.now().timestamp()),
+                                                  worker.stale_after)
+        repo.down = False
+        await worker.beat()
+        assert heard[-1] is True
+        unwatch()
+        await worker.stop()
+        assert heard[-1] is True  # no longer watched
+    finally:
+        await worker.stop()
+        await store.close()

@@ -7,6 +7,11 @@ people do arrives as an interaction, so the Message Content intent is not needed
 Buttons carry the core's restart-safe ``Button.action`` as their ``custom_id`` and are
 answered from ``on_interaction``; no view is kept in memory, so a button sent before a
 restart works after it.
+
+Several processes share a bot by shards (``discord_shard_count``, and ``discord_shard_ids``
+per process): each runs an ``AutoShardedClient`` for its shards and hears the events of
+their guilds only; Discord sends DMs to shard 0. Sending is REST and works from any of them.
+The process running shard 0 publishes the slash commands.
 """
 
 from __future__ import annotations
@@ -95,10 +100,10 @@ class _StatelessView(discord.ui.View):
         return False
 
 
-class _Client(discord.Client):
-    def __init__(self, adapter: DiscordAdapter, **options: Any) -> None:
-        super().__init__(**options)
-        self._adapter = adapter
+class _Events:
+    """What the adapter hears from the gateway, for the single client and the sharded one."""
+
+    _adapter: DiscordAdapter
 
     async def on_interaction(self, interaction: discord.Interaction[Any]) -> None:
         if interaction.type is discord.InteractionType.component:
@@ -109,6 +114,18 @@ class _Client(discord.Client):
 
     async def on_raw_poll_vote_remove(self, event: discord.RawPollVoteActionEvent) -> None:
         await self._adapter._on_poll_vote(event, added=False)
+
+
+class _Client(_Events, discord.Client):
+    def __init__(self, adapter: DiscordAdapter, **options: Any) -> None:
+        super().__init__(**options)
+        self._adapter = adapter
+
+
+class _ShardedClient(_Events, discord.AutoShardedClient):
+    def __init__(self, adapter: DiscordAdapter, **options: Any) -> None:
+        super().__init__(**options)
+        self._adapter = adapter
 
 
 def minimal_intents() -> discord.Intents:
@@ -127,12 +144,14 @@ class DiscordAdapter:
     limits = RateLimits(global_per_second=50, per_chat_per_second=1.0)
 
     def __init__(self, token: str, *, guilds: Sequence[int] = (), events_guild: int | None = None,
-                 **client_options: Any) -> None:
+                 shard_count: int | None = None, shard_ids: Sequence[int] = (), **client_options: Any) -> None:
         self._token = token
         self._guilds = tuple(guilds)
         self._events_guild = events_guild
+        self.shard_count = shard_count  # None: one connection, no shards
+        self.shard_ids = tuple(shard_ids)  # empty: every shard (with a count)
         self._client_options = client_options
-        self._client: _Client | None = None
+        self._client: discord.Client | None = None
         self._tree: app_commands.CommandTree[Any] | None = None
         self._task: asyncio.Task[None] | None = None
         self._on_message: MessageHandler | None = None
@@ -157,7 +176,8 @@ class DiscordAdapter:
         if not config.discord_token:
             raise AdapterUnavailable("discord", "set EVENTBOT_DISCORD_TOKEN")
         return cls(config.discord_token.reveal(), guilds=config.discord_guilds,
-                   events_guild=config.discord_events_guild)
+                   events_guild=config.discord_events_guild, shard_count=config.discord_shard_count,
+                   shard_ids=config.discord_shard_ids)
 
     @property
     def client(self) -> discord.Client:
@@ -165,12 +185,24 @@ class DiscordAdapter:
             raise RuntimeError("the Discord adapter is not started")
         return self._client
 
+    @property
+    def publishes_commands(self) -> bool:
+        """Whether this process publishes the slash commands: it runs shard 0 (the one that
+        hears DMs), so exactly one of the processes sharing the bot does."""
+        return self.shard_count is None or not self.shard_ids or 0 in self.shard_ids
+
     # -- lifecycle ------------------------------------------------------------------------------
 
     async def start(self, on_message: MessageHandler) -> None:
         self._on_message = on_message
-        client = _Client(self, intents=minimal_intents(), max_ratelimit_timeout=MAX_RATELIMIT_WAIT,
-                         **self._client_options)
+        options: dict[str, Any] = {"intents": minimal_intents(), "max_ratelimit_timeout": MAX_RATELIMIT_WAIT,
+                                   **self._client_options}
+        client: discord.Client
+        if self.shard_count is None:
+            client = _Client(self, **options)
+        else:
+            client = _ShardedClient(self, shard_count=self.shard_count,
+                                    shard_ids=list(self.shard_ids) or None, **options)
         self._client = client
         self._tree = app_commands.CommandTree(client)
         try:
@@ -189,7 +221,9 @@ class DiscordAdapter:
             except Exception as exc:
                 raise AdapterUnavailable("discord", f"the gateway refused us: {type(exc).__name__}") from exc
             raise AdapterUnavailable("discord", "the gateway closed before it was ready")
-        log.info("discord connected as %s (application %s)", client.user, client.application_id)
+        log.info("discord connected as %s (application %s)%s", client.user, client.application_id,
+                 f", shards {', '.join(map(str, self.shard_ids or range(self.shard_count)))} of {self.shard_count}"
+                 if self.shard_count is not None else "")
         if client.application_id is not None:
             log.info("invite the bot to a server with %s", invite_url(client.application_id))
 
@@ -217,6 +251,10 @@ class DiscordAdapter:
         for command in build_commands(menu, self._run_command):
             tree.add_command(command)
         await tree.set_translator(MenuTranslator(menu))
+        if not self.publishes_commands:
+            # The tree still answers the commands of this process's guilds.
+            log.info("slash commands are published by the process running shard 0")
+            return
         if self._guilds:
             # Development: per guild, where changes show at once.
             for guild_id in self._guilds:

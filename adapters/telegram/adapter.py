@@ -1,12 +1,18 @@
 """Telegram through python-telegram-bot, inside our event loop.
 
-``start`` initialises PTB's ``Application`` and starts its updater (long polling by default,
-a webhook when ``telegram_webhook_url`` is set); it never calls ``run_polling()``, which would
-own the loop. Every update goes through one handler that turns it into an ``Incoming``.
+``start`` initialises PTB's ``Application``; it never calls ``run_polling()``, which would own
+the loop. Every update goes through one handler that turns it into an ``Incoming``.
+
+Telegram lets one consumer at a time call ``getUpdates`` for a token, so receiving is the
+app's to switch (``set_receiving``), on in the one process that leads. By long polling (the
+default) only that process polls; the others only send. With a webhook
+(``telegram_webhook_url``) every process serves updates behind the one URL, and the leader
+registers it with Telegram.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -37,7 +43,7 @@ from telegram.error import (
     TelegramError,
     TimedOut,
 )
-from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, ExtBot, TypeHandler, Updater
 from telegram.request import HTTPXRequest
 
 from adapters.telegram.convert import (
@@ -58,6 +64,7 @@ from bot.ports import Capability, CommandMenu, MessageHandler, RateLimits
 log = logging.getLogger(__name__)
 
 ALLOWED_UPDATES = ("message", "callback_query", "poll_answer")
+DEFAULT_API = "https://api.telegram.org"
 DEFAULT_LANGUAGE = "en"
 ENDED_KEPT = 100  # final answers of polls ended, kept for a second end of the same poll
 POLL_TIMEOUT = 10  # seconds a getUpdates long poll stays open
@@ -114,6 +121,17 @@ class _UpdatesRequest(HTTPXRequest):
         return code, json.dumps(body).encode()
 
 
+class _Updater(Updater):
+    """PTB's updater, except that its webhook server only serves: the webhook is registered
+    with Telegram by the process that leads (``TelegramAdapter.set_receiving``), not by every
+    process as it starts."""
+
+    async def _bootstrap(self, *args: Any, **kwargs: Any) -> None:
+        if kwargs.get("webhook_url"):
+            return
+        await super()._bootstrap(*args, **kwargs)
+
+
 class TelegramAdapter:
     name = "telegram"
     capabilities = frozenset({Capability.BUTTONS, Capability.NATIVE_POLLS, Capability.DIRECT_MESSAGES,
@@ -131,6 +149,10 @@ class TelegramAdapter:
         self._base_url = base_url
         self._webhook_url = webhook_url
         self._webhook_listen = _listen_address(webhook_listen) if webhook_url else ("", 0)
+        # Telegram echoes this in X-Telegram-Bot-Api-Secret-Token; derived from the token so
+        # that it survives restarts (and is the same in every process) without another
+        # setting, and reveals nothing about it.
+        self._webhook_secret = hashlib.sha256(f"eventbot-webhook:{token}".encode()).hexdigest()[:48]
         self._poll_timeout = poll_timeout
         self._organisers = tuple(organisers)  # Telegram user ids that see the organiser commands
         self._redactor = TokenRedactor(token)
@@ -158,13 +180,12 @@ class TelegramAdapter:
     def _build(self) -> Application[Any, Any, Any, Any, Any, Any]:
         self._requests = (HTTPXRequest(connection_pool_size=16),
                           _UpdatesRequest(read_timeout=self._poll_timeout + 5))
-        builder = (ApplicationBuilder().token(self._token)
-                   .request(self._requests[0]).get_updates_request(self._requests[1])
-                   .job_queue(None))  # scheduling belongs to bot/, not to PTB
-        if self._base_url:
-            builder = builder.base_url(_api_url(self._base_url, "bot")).base_file_url(
-                _api_url(self._base_url, "file"))
-        app = builder.build()
+        bot = ExtBot(self._token, request=self._requests[0], get_updates_request=self._requests[1],
+                     base_url=_api_url(self._base_url or DEFAULT_API, "bot"),
+                     base_file_url=_api_url(self._base_url or DEFAULT_API, "file"))
+        app = (ApplicationBuilder().updater(_Updater(bot=bot, update_queue=asyncio.Queue()))
+               .job_queue(None)  # scheduling belongs to bot/, not to PTB
+               .build())
         app.add_handler(TypeHandler(Update, self._on_update))
         app.add_error_handler(self._on_error)
         return app
@@ -186,19 +207,9 @@ class TelegramAdapter:
         self._app = app
         self.username = app.bot.username
         try:
-            updater = app.updater
-            assert updater is not None
-            if self._webhook_url:
-                await self._start_webhook(app)
-            else:
-                await updater.start_polling(timeout=timedelta(seconds=self._poll_timeout),
-                                            allowed_updates=list(ALLOWED_UPDATES),
-                                            error_callback=self._polling_error)
             await app.start()
-        except TelegramError as exc:
-            await self.stop()
-            raise AdapterUnavailable("telegram", f"could not start receiving updates: "
-                                                 f"{self._redactor.redact(str(exc))}") from None
+            if self._webhook_url:
+                await self._serve_webhook(app)
         except BaseException:
             await self.stop()
             raise
@@ -206,18 +217,43 @@ class TelegramAdapter:
         log.info("telegram adapter started as @%s (%s)", self.username,
                  "webhook" if self._webhook_url else "polling")
 
-    async def _start_webhook(self, app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    async def _serve_webhook(self, app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         host, port = self._webhook_listen
         path = urlsplit(self._webhook_url).path.lstrip("/")
-        # Telegram echoes this in X-Telegram-Bot-Api-Secret-Token; derived from the token so
-        # that it survives restarts without another setting, and reveals nothing about it.
-        secret = hashlib.sha256(f"eventbot-webhook:{self._token}".encode()).hexdigest()[:48]
         try:
             await app.updater.start_webhook(  # type: ignore[union-attr]
                 listen=host, port=port, url_path=path, webhook_url=self._webhook_url,
-                allowed_updates=list(ALLOWED_UPDATES), secret_token=secret)
+                allowed_updates=list(ALLOWED_UPDATES), secret_token=self._webhook_secret)
         except RuntimeError as exc:
             raise AdapterUnavailable("telegram", f"webhook mode needs eventbot[telegram]: {exc}") from None
+
+    @property
+    def receiving(self) -> bool:
+        """Whether updates reach this process: it polls, or it serves the webhook."""
+        return self._app is not None and self._app.updater is not None and self._app.updater.running
+
+    async def set_receiving(self, on: bool) -> None:
+        """Polling: poll only while ``on`` (this process leads). Webhook: every process serves
+        it from ``start`` on; the one told ``on`` registers it with Telegram."""
+        app = self._app
+        if app is None or app.updater is None:
+            raise AdapterUnavailable("telegram", "the adapter is not started")
+        updater = app.updater
+        try:
+            if self._webhook_url:
+                if on:
+                    await app.bot.set_webhook(self._webhook_url, allowed_updates=list(ALLOWED_UPDATES),
+                                              secret_token=self._webhook_secret)
+            elif on and not updater.running:
+                await updater.start_polling(timeout=timedelta(seconds=self._poll_timeout),
+                                            allowed_updates=list(ALLOWED_UPDATES),
+                                            error_callback=self._polling_error)
+                self._redactor.install()  # loggers of modules the updater imported late
+            elif not on and updater.running:
+                await updater.stop()  # acknowledges what was fetched: the next poller starts after it
+        except TelegramError as exc:
+            raise AdapterUnavailable("telegram", f"could not {'start' if on else 'stop'} receiving updates: "
+                                                 f"{self._redactor.redact(str(exc))}") from None
 
     async def stop(self) -> None:
         app, self._app = self._app, None

@@ -712,10 +712,31 @@ def test_webhook_listen_address_is_checked() -> None:
 
 async def test_failing_to_start_polling_is_a_clear_start_up_error(tmp_path: Path, api: FakeBotApi) -> None:
     api.fail_next("deleteWebhook", BotApiError(500, "Internal Server Error"))
-    adapter = TelegramAdapter.from_config(telegram_config(tmp_path, api))
+    config = telegram_config(tmp_path, api)
+    adapter = TelegramAdapter.from_config(config)
+    clock = FakeClock(START)
     with pytest.raises(AdapterUnavailable, match="could not start receiving updates"):
-        await adapter.start(_ignore)
+        async with open_app(config, adapters=[adapter], clock=clock, alarms=ManualAlarms(clock)):
+            pass
     assert adapter._app is None
+
+
+async def test_an_adapter_started_alone_sends_but_receives_only_when_told(tmp_path: Path, api: FakeBotApi) -> None:
+    jane = api.add_user(1012, "Jane")
+    jane.started = True
+    adapter = TelegramAdapter.from_config(telegram_config(tmp_path, api))
+    await adapter.start(_ignore)
+    try:
+        await adapter.send(Outgoing("hello", user=UserRef("telegram:1012")))
+        assert not adapter.receiving and not api.calls_to("getUpdates")
+        await adapter.set_receiving(True)
+        await adapter.set_receiving(True)  # already polling: nothing more
+        await api.wait_call("getUpdates")
+        assert adapter.receiving and len(api.calls_to("deleteWebhook")) == 1
+        await adapter.set_receiving(False)
+        assert not adapter.receiving
+    finally:
+        await adapter.stop()
 
 
 async def test_grants_go_to_the_person_a_text_mention_or_a_reply_points_at(bot: Running) -> None:

@@ -6,6 +6,11 @@ registration, native polls: their voters per answer, ending them with final resu
 pushes gateway events on demand (``interaction``, ``poll_vote``). Failures are injected per
 route with ``fail_next``.
 
+Several clients may connect to the gateway at once, each as the shard its IDENTIFY names
+(``[shard_id, shard_count]``; none means shard 0 of 1). As Discord does, each shard's READY
+lists the guilds with ``(guild_id >> 22) % shard_count == shard_id``, and an event goes to the
+shard of its guild, or to shard 0 when it has none (a DM).
+
     async with FakeDiscord.running() as discord_api, discord_api.patched():
         ... start the adapter, then:
         await discord_api.slash("subscribe", user=ALICE, options={"target": "all"})
@@ -29,8 +34,9 @@ from aiohttp import WSMsgType, web
 
 APP_ID = 900000000000000001
 BOT_ID = 900000000000000002
-GUILD_ID = 900000000000000100
+GUILD_ID = 900000000000000100  # on shard 1 of 2
 CHANNEL_ID = 900000000000000200
+SHARD0_GUILD_ID = GUILD_ID + (1 << 22)  # another server, on shard 0 of 2 (not joined unless added)
 DISCORD_EPOCH_MS = 1420070400000
 TIMESTAMP = "2025-03-17T08:00:00+00:00"
 
@@ -125,8 +131,9 @@ class FakeDiscord:
         # Snowflakes carry their creation time; interaction tokens expire 15 minutes after it.
         self._ids = itertools.count((int(time.time() * 1000) - DISCORD_EPOCH_MS) << 22)
         self._seq = itertools.count(1)
-        self._ws: web.WebSocketResponse | None = None
-        self._ready = asyncio.Event()
+        self.shard_count = 1
+        self._shards: dict[int, web.WebSocketResponse] = {}  # shard id -> its connection
+        self.dispatched: list[tuple[int, str]] = []  # (shard id, event) pushed, in order
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -147,8 +154,8 @@ class FakeDiscord:
         try:
             yield fake
         finally:
-            if fake._ws is not None:
-                await fake._ws.close()
+            for ws in list(fake._shards.values()):
+                await ws.close()
             await fake._runner.cleanup()
 
     @contextlib.contextmanager
@@ -219,11 +226,14 @@ class FakeDiscord:
 
     # -- gateway --------------------------------------------------------------------------
 
+    def shard_of(self, guild_id: int | str | None) -> int:
+        """The shard Discord sends a guild's events to; DMs (no guild) go to shard 0."""
+        return (int(guild_id) >> 22) % self.shard_count if guild_id else 0
+
     async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()
         await ws.prepare(request)
-        self._ready.clear()
-        self._ws = ws
+        shard: int | None = None
         await ws.send_str(json.dumps({"op": 10, "d": {"heartbeat_interval": 41250}}))
         async for msg in ws:
             if msg.type is not WSMsgType.TEXT:
@@ -233,34 +243,46 @@ class FakeDiscord:
                 await ws.send_str(json.dumps({"op": 11}))
             elif frame["op"] == 2:
                 self.identifies.append(frame["d"])
+                shard, self.shard_count = frame["d"].get("shard") or (0, 1)
+                self._shards[shard] = ws
+                guilds = [g for g in self.guilds if self.shard_of(g) == shard]
                 await self._dispatch(ws, "READY", {
-                    "v": 10, "user": BOT_USER, "session_id": "fake-session",
+                    "v": 10, "user": BOT_USER, "session_id": f"fake-session-{shard}",
                     "resume_gateway_url": f"ws://127.0.0.1:{self.port}/gateway",
-                    "guilds": [{"id": str(g), "unavailable": True} for g in self.guilds],
+                    "guilds": [{"id": str(g), "unavailable": True} for g in guilds],
                     "application": {"id": str(APP_ID), "flags": 0}, "private_channels": [],
+                    "shard": [shard, self.shard_count],
                 })
-                for guild in self.guilds:
+                for guild in guilds:
                     await self._dispatch(ws, "GUILD_CREATE", self._guild(guild))
-                self._ready.set()
-        if self._ws is ws:
-            self._ws = None
+        if shard is not None and self._shards.get(shard) is ws:
+            del self._shards[shard]
         return ws
 
     async def _dispatch(self, ws: web.WebSocketResponse, event: str, data: dict[str, Any]) -> None:
         await ws.send_str(json.dumps({"op": 0, "t": event, "s": next(self._seq), "d": data}))
 
     async def push(self, event: str, data: dict[str, Any]) -> None:
-        if self._ws is None:
-            raise RuntimeError("no client is connected to the fake gateway")
-        await self._dispatch(self._ws, event, data)
+        """Send an event to the shard its guild belongs to (shard 0 for a DM)."""
+        shard = self.shard_of(data.get("guild_id"))
+        ws = self._shards.get(shard)
+        if ws is None:
+            raise RuntimeError(f"no client is connected to the fake gateway as shard {shard}")
+        self.dispatched.append((shard, event))
+        await self._dispatch(ws, event, data)
 
     @staticmethod
-    def _guild(guild_id: int) -> dict[str, Any]:
+    def channel_of(guild_id: int) -> int:
+        """The one text channel of a guild (``CHANNEL_ID`` in ``GUILD_ID``)."""
+        return CHANNEL_ID if guild_id == GUILD_ID else guild_id + 100
+
+    @classmethod
+    def _guild(cls, guild_id: int) -> dict[str, Any]:
         return {
             "id": str(guild_id), "name": "Social Work Week", "icon": None, "owner_id": str(ALICE.id),
             "roles": [{"id": str(guild_id), "name": "@everyone", "permissions": "0", "position": 0,
                        "color": 0, "hoist": False, "managed": False, "mentionable": False}],
-            "channels": [{"id": str(CHANNEL_ID), "type": 0, "name": "general", "position": 0,
+            "channels": [{"id": str(cls.channel_of(guild_id)), "type": 0, "name": "general", "position": 0,
                           "guild_id": str(guild_id), "permission_overwrites": []}],
             "members": [], "threads": [], "emojis": [], "stickers": [], "features": [],
             "voice_states": [], "presences": [], "stage_instances": [], "guild_scheduled_events": [],
@@ -273,7 +295,7 @@ class FakeDiscord:
     # -- pushing interactions and votes ---------------------------------------------------------
 
     def _interaction(self, kind: int, user: Person, data: dict[str, Any], *, dm: bool,
-                     locale: str, message: dict[str, Any] | None = None) -> dict[str, Any]:
+                     locale: str, message: dict[str, Any] | None = None, guild: int = GUILD_ID) -> dict[str, Any]:
         iid = self.new_id()
         payload: dict[str, Any] = {
             "id": str(iid), "application_id": str(APP_ID), "type": kind, "token": f"itoken-{iid}",
@@ -285,9 +307,10 @@ class FakeDiscord:
             payload.update(channel_id=str(channel), user=user.payload(), context=1,
                            channel={"id": str(channel), "type": 1, "recipients": [user.payload()]})
         else:
+            channel = self.channel_of(guild)
             payload.update(
-                channel_id=str(CHANNEL_ID), guild_id=str(GUILD_ID), guild_locale="en-GB", context=0,
-                channel={"id": str(CHANNEL_ID), "type": 0, "name": "general", "guild_id": str(GUILD_ID),
+                channel_id=str(channel), guild_id=str(guild), guild_locale="en-GB", context=0,
+                channel={"id": str(channel), "type": 0, "name": "general", "guild_id": str(guild),
                          "position": 0, "permission_overwrites": []},
                 member={"user": user.payload(), "roles": [], "joined_at": TIMESTAMP, "deaf": False,
                         "mute": False, "flags": 0, "permissions": "2248473465835073", "nick": None})
@@ -296,14 +319,14 @@ class FakeDiscord:
         return payload
 
     async def slash(self, name: str, *, user: Person, options: dict[str, Any] | None = None,
-                    dm: bool = False, locale: str = "en-GB") -> dict[str, Any]:
+                    dm: bool = False, locale: str = "en-GB", guild: int = GUILD_ID) -> dict[str, Any]:
         """Push a slash-command INTERACTION_CREATE as Discord sends it; returns the payload."""
         opts = [{"name": k, "type": 4 if isinstance(v, int) and not isinstance(v, bool)
                  else 5 if isinstance(v, bool) else 3, "value": v} for k, v in (options or {}).items()]
         data = {"id": str(self.new_id()), "name": name, "type": 1, "options": opts}
         if not dm:
-            data["guild_id"] = str(GUILD_ID)
-        payload = self._interaction(2, user, data, dm=dm, locale=locale)
+            data["guild_id"] = str(guild)
+        payload = self._interaction(2, user, data, dm=dm, locale=locale, guild=guild)
         await self.push("INTERACTION_CREATE", payload)
         return payload
 

@@ -71,6 +71,7 @@ class Call:
     params: dict[str, Any]
     result: Any = None  # what the fake answered (None for an error)
     error: str | None = None  # the description of the error it answered
+    client: str = ""  # which bot process called: the marker in its base URL (``client_url``)
 
     def __getitem__(self, key: str) -> Any:
         return self.params[key]
@@ -210,6 +211,8 @@ class FakeBotApi:
         self.commands: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.polls: dict[str, FakePoll] = {}
         self.webhook_url = ""
+        self.conflicts = 0  # long polls ended by another consumer's getUpdates (409)
+        self._long_polls: list[tuple[str, asyncio.Event, web.Request]] = []  # open getUpdates
         self._updates: list[dict[str, Any]] = []
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(100)
@@ -227,6 +230,9 @@ class FakeBotApi:
         app = web.Application()
         app.router.add_post("/bot{token}/{method}", self._handle)
         app.router.add_get("/bot{token}/{method}", self._handle)
+        # The same API under /<client>/bot…: two bot processes on one token, told apart.
+        app.router.add_post("/{client}/bot{token}/{method}", self._handle)
+        app.router.add_get("/{client}/bot{token}/{method}", self._handle)
         # The server side is Telegram's: its access log (with the token in each path) is not ours.
         self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.5, access_log=None)
         await self._runner.setup()
@@ -245,6 +251,10 @@ class FakeBotApi:
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/bot"
+
+    def client_url(self, client: str) -> str:
+        """A base URL whose calls are recorded with ``Call.client == client``."""
+        return f"http://127.0.0.1:{self.port}/{client}/bot"
 
     # -- the world: people, groups, updates --------------------------------------------------
 
@@ -305,16 +315,17 @@ class FakeBotApi:
 
     # -- what the bot did ------------------------------------------------------------------
 
-    def calls_to(self, method: str, **where: Any) -> list[Call]:
-        return [c for c in self.calls if c.method == method
+    def calls_to(self, method: str, *, client: str | None = None, **where: Any) -> list[Call]:
+        return [c for c in self.calls if c.method == method and client in (None, c.client)
                 and all(c.params.get(k) == v for k, v in where.items())]
 
     async def wait_call(self, method: str, count: int = 1, *, within: float = DEADLINE,
-                        **where: Any) -> list[Call]:
-        """Wait until at least ``count`` calls of ``method`` (matching ``where``) were made."""
-        return await self.wait_until(lambda: len(self.calls_to(method, **where)) >= count,
-                                     lambda: self.calls_to(method, **where), within=within,
-                                     what=f"{count} × {method} {where or ''}")
+                        client: str | None = None, **where: Any) -> list[Call]:
+        """Wait until at least ``count`` calls of ``method`` (matching ``where``, and made by
+        ``client`` if given) were made."""
+        return await self.wait_until(lambda: len(self.calls_to(method, client=client, **where)) >= count,
+                                     lambda: self.calls_to(method, client=client, **where), within=within,
+                                     what=f"{count} × {method} {where or ''}{f' from {client}' if client else ''}")
 
     async def wait_until(self, condition: Callable[[], bool], result: Callable[[], Any] = lambda: None,
                          *, within: float = DEADLINE, what: str = "condition") -> Any:
@@ -343,18 +354,22 @@ class FakeBotApi:
             return _error(BotApiError(401, "Unauthorized"))
         method = request.match_info["method"]
         params = await _read_params(request)
-        call = Call(method, params)
+        call = Call(method, params, client=request.match_info.get("client", ""))
         handler = getattr(self, f"_m_{method}", None)
         self.calls.append(call)
         await self._notify()
         try:
-            if handler is None:
+            if handler is None and method != "getUpdates":
                 raise BotApiError(404, "Not Found: method not found")
             for index, (failing, when, error) in enumerate(self._failures):
                 if failing == method and when(call):
                     del self._failures[index]
                     raise error
-            result = await handler(params)
+            if method == "getUpdates":
+                result = await self._get_updates(params, call.client, request)
+            else:
+                assert handler is not None
+                result = await handler(params)
         except BotApiError as exc:
             call.error = exc.description
             await self._notify()
@@ -427,7 +442,7 @@ class FakeBotApi:
         self.webhook_url = params.get("url", "")
         return True
 
-    async def _m_getUpdates(self, params: dict[str, Any]) -> Any:
+    async def _get_updates(self, params: dict[str, Any], client: str, request: web.Request) -> Any:
         if self.webhook_url:
             raise BotApiError(409, "Conflict: can't use getUpdates method while webhook is active; "
                                    "use deleteWebhook to delete the webhook first")
@@ -436,14 +451,30 @@ class FakeBotApi:
         timeout = float(params.get("timeout") or 0)
         if offset:
             self._updates = [u for u in self._updates if u["update_id"] >= offset]
+        # One consumer per token: a getUpdates ends the long poll another consumer has open
+        # (one whose client went away is no consumer any more).
+        for other, ended, asked in self._long_polls:
+            if other != client and asked.transport is not None and not asked.transport.is_closing():
+                ended.set()
+        await self._notify()
+        mine = (client, asyncio.Event(), request)
+        self._long_polls.append(mine)
 
         def ready() -> bool:
-            return self._closing or any(u["update_id"] >= offset for u in self._updates)
+            return (self._closing or mine[1].is_set()
+                    or any(u["update_id"] >= offset for u in self._updates))
 
-        if timeout > 0:
-            async with self._changed:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._changed.wait_for(ready), timeout)
+        try:
+            if timeout > 0:
+                async with self._changed:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._changed.wait_for(ready), timeout)
+        finally:
+            self._long_polls.remove(mine)
+        if mine[1].is_set():
+            self.conflicts += 1
+            raise BotApiError(409, "Conflict: terminated by other getUpdates request; "
+                                   "make sure that only one bot instance is running")
         return [u for u in self._updates if u["update_id"] >= offset][:limit]
 
     async def _m_sendMessage(self, params: dict[str, Any]) -> Any:
