@@ -241,8 +241,8 @@ async def _tell_others(ctx: Context, accounts: tuple[str, ...], msgid: str) -> N
 
 def register(router: Router) -> None:
     router.add(CommandSpec(
-        "link", N_("Join your accounts on several platforms into one attendee: /link gives a code to send "
-                   "from the other one."), link,
+        "link", N_("Make your accounts on several platforms one attendee: /link, then /link CODE on the "
+                   "other."), link,
         params=(Param("code", N_("A code from /link, or keep"), required=False),
                 Param("platform", N_("With keep: the platform whose settings to keep"), required=False,
                       max_length=40)),
