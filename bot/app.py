@@ -15,7 +15,7 @@ from typing import Any
 from bot import live, mirror, reminders
 from bot.alarms import Alarms, SchedulerAlarms
 from bot.clock import SystemClock
-from bot.commands import basic, calendars, roles, schedule
+from bot.commands import basic, calendars, link, roles, schedule
 from bot.commands.router import Router
 from bot.completion import Completer
 from bot.config import Config
@@ -41,7 +41,7 @@ ENTRY_POINT_GROUP = "eventbot.adapters"
 
 # Each feature module has ``register(router)`` and may have ``async setup(services, stack)``
 # to start background work (rebuilding its alarms from the store) once the store is open.
-FEATURES: tuple[ModuleType, ...] = (basic, schedule, roles, calendars, live, mirror, reminders)
+FEATURES: tuple[ModuleType, ...] = (basic, schedule, roles, calendars, live, mirror, reminders, link)
 
 
 def build_router(features: Sequence[ModuleType] = FEATURES) -> Router:

@@ -47,6 +47,7 @@ from bot.feeds import (
 )
 from bot.i18n import N_, Translator, reader_language, translator
 from bot.ical import FeedProblem, expand, feed_hash, parse_feed
+from bot.identities import recipient
 from bot.models import Attachment, EventStatus, Notice, NoticeItem, NoticeKind, Occurrence, Outgoing, UserRef
 from bot.ports import CalendarInfo, Clock, HeldRefresh, PlannedNotice, SeriesRecord, Store
 from bot.redact import protect_source
@@ -626,11 +627,16 @@ class ChangeNotices:
                 continue  # nobody needs to hear about a session that is over
             for user_id in await self.store.people.subscribers_of(item.after):
                 per_person.setdefault(user_id, []).append(item)
+        # A person with linked accounts hears once, where their reminders go.
+        persons = list(per_person)
+        settings = await self.store.people.get_many_settings(persons) if persons else {}
+        groups = await self.store.people.identity_groups(persons) if persons else {}
         planned = []
         for user_id, mine in per_person.items():
             mine.sort(key=lambda item: (item.after.start, item.after.id))
             notice = Notice(calendar, tuple(mine[:NOTICE_LINES]), more=max(0, len(mine) - NOTICE_LINES))
-            planned.append(PlannedNotice(user_id, notice, ready_ts=int(now.timestamp()),
+            to = recipient(settings[user_id], groups[user_id]) if user_id in groups else user_id
+            planned.append(PlannedNotice(to, notice, ready_ts=int(now.timestamp()),
                                          until_ts=int(max(_over(item) for item in mine).timestamp())))
         return planned
 

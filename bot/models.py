@@ -333,6 +333,11 @@ class UserSettings:
         quiet_end: End of quiet hours (minutes after local midnight), or None.
         display_name: Last name seen for the user, for rendering only.
         username: Last unique platform handle seen for the user (``UserRef.username``).
+        delivery_user: Of the person's linked accounts, the one that gets private reminders
+            (``/delivery dm`` sent from it); None for the person's own id.
+        person: The person's id when this account is linked to another that names them
+            (``/link``); None when the account is a person of its own. The preferences are
+            then the person's, the names this account's.
     """
 
     user_id: str
@@ -345,6 +350,13 @@ class UserSettings:
     quiet_end: int | None = None
     display_name: str | None = None
     username: str | None = None
+    delivery_user: str | None = None
+    person: str | None = None
+
+    @property
+    def person_id(self) -> str:
+        """The id the person's data is kept under: theirs, or the account they linked to."""
+        return self.person or self.user_id
 
 
 class Role(enum.IntEnum):

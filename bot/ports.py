@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
+from bot.identities import Difference
 from bot.models import (
     Checkin,
     Delivered,
@@ -394,7 +395,18 @@ class PeopleRepository(Protocol):
         ...
 
     async def get_many_settings(self, user_ids: list[str]) -> dict[str, UserSettings]:
-        """Return the settings of many people at once (defaults where nothing is stored)."""
+        """Return the settings of many people at once (defaults where nothing is stored).
+        A linked account gets its person's preferences with its own names (``person`` set)."""
+        ...
+
+    async def accounts_of(self, user_id: str) -> tuple[str, ...]:
+        """Every account of the person ``user_id`` is one of, the person's own id first (just
+        ``(user_id,)`` for an account linked to none)."""
+        ...
+
+    async def identity_groups(self, persons: list[str] | None = None) -> dict[str, tuple[str, ...]]:
+        """The accounts of each person with linked accounts (of ``persons``, or everyone's),
+        the person's own id first; people with no links are left out."""
         ...
 
     async def grant_facilitator(self, grant: FacilitatorGrant) -> bool:
@@ -838,6 +850,101 @@ class LiveRepository(Protocol):
         ...
 
 
+class LinkStatus(enum.StrEnum):
+    """What became of ``/link CODE``."""
+
+    LINKED = "linked"
+    WRONG = "wrong"
+    """No such code, or it expired or was used: counts towards the lock."""
+    NOT_FOR_YOU = "not_for_you"
+    """From an account on a platform the issuer's person already has: counts towards the lock."""
+    OWN_CODE = "own_code"
+    LOCKED = "locked"
+    ALREADY_LINKED = "already_linked"
+    LINKED_ELSEWHERE = "linked_elsewhere"
+
+
+@dataclass(frozen=True, slots=True)
+class LinkResult:
+    """The outcome of redeeming a link code.
+
+    Attributes:
+        status: What happened.
+        person: The person's id (linked, or already linked).
+        accounts: The person's accounts afterwards, their own id first.
+        differences: Settings both accounts chose differently; the person's (the issuer's
+            side) stand until ``choose_settings``.
+        locked_until: When /link opens again for this account (epoch seconds), if locked.
+        tries_left: Wrong codes left before the lock.
+    """
+
+    status: LinkStatus
+    person: str = ""
+    accounts: tuple[str, ...] = ()
+    differences: tuple[Difference, ...] = ()
+    locked_until: int | None = None
+    tries_left: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class UnlinkResult:
+    """An account split off its person (``/unlink``).
+
+    Attributes:
+        account: The account that left; a person of its own again.
+        person: The person the other accounts stay (the next one linked, if ``account`` was it).
+        others: The accounts that stay together, ``person`` first.
+    """
+
+    account: str
+    person: str
+    others: tuple[str, ...]
+
+
+class LinkRepository(Protocol):
+    """Accounts on several platforms joined into one person, and the codes that join them.
+
+    Everything is decided in the store, in one transaction each, so two processes agree and
+    a restart forgets nothing (codes, wrong tries, locks, a question waiting for an answer).
+    """
+
+    async def locked_until(self, account: str, now: int) -> int | None:
+        """When /link opens again for an account that gave too many wrong codes; None if open."""
+        ...
+
+    async def issue_code(self, issuer: str, code_hash: str, expires_ts: int, now: int) -> None:
+        """Store the one live code of ``issuer`` (its SHA-256), replacing any earlier one, and
+        forget every expired code."""
+        ...
+
+    async def redeem(self, account: str, code_hash: str, now: int, *, lock_after: int,
+                     lock_seconds: int) -> LinkResult:
+        """Join ``account`` to the person of the code's issuer and use the code up; or count a
+        wrong code against ``account`` (``lock_after`` in a row lock it for ``lock_seconds``).
+        A link merges the settings (``bot.identities.merge_settings``); where they differ, the
+        person's stand and a choice is left pending."""
+        ...
+
+    async def choose_settings(self, account: str, platform: str) -> tuple[str, ...] | None:
+        """Settle a pending choice of ``account``'s person: keep the settings of their account
+        on ``platform``. Return the person's accounts, or None if no choice was pending.
+
+        Raises:
+            LookupError: None of the person's accounts is on that platform.
+        """
+        ...
+
+    async def pending_choice(self, account: str) -> str | None:
+        """The account whose settings wait to be kept or not, of ``account``'s person."""
+        ...
+
+    async def unlink(self, account: str) -> UnlinkResult | None:
+        """Split ``account`` off its person; None if it was not linked. Each side keeps the
+        subscriptions and check-ins made from it, and the settings as they are now (less a
+        delivery into what the other side took away)."""
+        ...
+
+
 class RateBudget(Protocol):
     """The platforms' rate limits shared by every process on the database: per bucket (a
     platform, a chat, a group chat) the instant its next send may go out."""
@@ -879,6 +986,11 @@ class Store(Protocol):
         ...
 
     @property
+    def links(self) -> LinkRepository:
+        """Accounts linked across platforms into one person."""
+        ...
+
+    @property
     def rate_budget(self) -> RateBudget:
         """The rate limits shared by every process sending through the same accounts."""
         ...
@@ -902,6 +1014,9 @@ __all__ = [
     "CommandMenu",
     "Completer",
     "Finished",
+    "LinkRepository",
+    "LinkResult",
+    "LinkStatus",
     "LiveRepository",
     "MessageHandler",
     "PeopleRepository",
@@ -917,6 +1032,7 @@ __all__ = [
     "SupportsCommandMenu",
     "SupportsEventMirror",
     "SupportsNativePolls",
+    "UnlinkResult",
     "WorkerInfo",
     "WorkerRepository",
 ]

@@ -56,12 +56,14 @@ class Harness:
     clock: FakeClock
     alarms: ManualAlarms
     config: Config
+    others: tuple[FakeAdapter, ...] = ()
+    """More platforms beside ``adapter`` (a fake named ``console``, say), on the same clock."""
     _stack: contextlib.AsyncExitStack = field(repr=False, default_factory=contextlib.AsyncExitStack)
 
     @classmethod
     @contextlib.asynccontextmanager
     async def open(cls, tmp_path: Path, *, start: datetime = START, adapter: FakeAdapter | None = None,
-                   **settings: Any) -> AsyncIterator[Harness]:
+                   others: Sequence[FakeAdapter] = (), **settings: Any) -> AsyncIterator[Harness]:
         # Looking in the outbox every minute would stop a fake clock moved through days at
         # every minute of them: only the tests about other processes' work ask for it.
         settings.setdefault("outbox_check_seconds", 0)
@@ -71,7 +73,10 @@ class Harness:
         adapter = adapter or FakeAdapter(clock=clock)
         if adapter.clock is None:
             adapter.clock = clock
-        harness = cls(app=None, adapter=adapter, clock=clock, alarms=ManualAlarms(clock), config=config)  # type: ignore[arg-type]
+        for other in others:
+            other.clock = other.clock or clock
+        harness = cls(app=None, adapter=adapter, clock=clock, alarms=ManualAlarms(clock), config=config,  # type: ignore[arg-type]
+                      others=tuple(others))
         await harness._open()
         try:
             yield harness
@@ -82,7 +87,7 @@ class Harness:
         self._stack = contextlib.AsyncExitStack()
         self.alarms = ManualAlarms(self.clock)
         self.app = await self._stack.enter_async_context(
-            open_app(self.config, adapters=[self.adapter], clock=self.clock, alarms=self.alarms))
+            open_app(self.config, adapters=[self.adapter, *self.others], clock=self.clock, alarms=self.alarms))
 
     async def restart(self) -> None:
         """Close everything and open again on the same database (a clean restart)."""

@@ -5,12 +5,14 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+from bot.commands.link import where_reminders_go
 from bot.commands.router import CommandSpec, Param, ParsedCommand, PerPerson, Router
 from bot.commands.targets import resolve_target
 from bot.context import Context
 from bot.errors import UsageError
 from bot.i18n import N_
-from bot.models import Button, Occurrence, Subscription, SubscriptionScope
+from bot.identities import platform_name
+from bot.models import Button, Occurrence, Subscription, SubscriptionScope, platform_of
 from bot.ports import Capability
 from bot.reminders.commands import describe_delivery
 from bot.render import occurrence_line
@@ -136,7 +138,13 @@ async def mine(ctx: Context, cmd: ParsedCommand) -> None:
     lines = [_("Your settings: time zone {zone}, reminders {offsets} before, language {language}.",
                zone=ctx.timezone.key, offsets=", ".join(format_duration(o, _) for o in offsets),
                language=ctx.language)]
-    lines.append(describe_delivery(await store.people.get_settings(ctx.user.id), _))
+    settings = await store.people.get_settings(ctx.user.id)
+    lines.append(describe_delivery(settings, _))
+    accounts = await store.people.accounts_of(ctx.user.id)
+    if len(accounts) > 1:
+        lines.append(_("Linked accounts: {platforms}; reminders come {where}.",
+                       platforms=", ".join(platform_name(platform_of(a)) for a in accounts),
+                       where=where_reminders_go(settings, accounts, _)))
     if not subs:
         lines.append(_("You follow no sessions yet. Try /events, then /subscribe ID."))
     for sub in subs:

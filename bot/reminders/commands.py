@@ -55,7 +55,9 @@ async def delivery(ctx: Context, cmd: ParsedCommand) -> None:
     else:
         if not ctx.services.messenger.can(ctx.user.id, Capability.DIRECT_MESSAGES):
             raise UserError(N_("I cannot send private messages on this platform; use /delivery channel."))
-        await ctx.services.store.people.save_settings(replace(settings, delivery=Delivery.DIRECT))
+        # From this account: of a person's linked accounts, the one private reminders go to.
+        await ctx.services.store.people.save_settings(replace(settings, delivery=Delivery.DIRECT,
+                                                              delivery_user=ctx.user.id))
         # Asking for private messages again is the person's word that they can now be reached.
         await ctx.services.store.reminders.clear_unreachable(ctx.user.id)
         text = _("Your reminders will come by private message.")

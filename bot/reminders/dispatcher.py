@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING
 from bot.calendars import render_notice
 from bot.errors import AdapterUnavailable, DeliveryFailed, RateLimited, RecipientUnreachable
 from bot.i18n import reader_language, translator
+from bot.identities import shared_chat
 from bot.models import (
     MENTION,
     SESSION_STARTED,
@@ -464,9 +465,10 @@ class Dispatcher:
             elif o.start <= now:
                 self._finish(batch, r, ReminderStatus.EXPIRED, SESSION_STARTED)
                 continue
-            if s.delivery_chat and (s.delivery is Delivery.CHANNEL or r.user_id in unreachable):
+            chat = shared_chat(s)  # on this account's platform (a linked person's may be elsewhere)
+            if chat and (s.delivery is Delivery.CHANNEL or r.user_id in unreachable):
                 # in the shared chat by choice, or because their private chat is closed
-                jobs.append(_Job(r, o, await self._in_chat(s, s.delivery_chat), s.delivery_chat, group=True, batch=batch))
+                jobs.append(_Job(r, o, await self._in_chat(s, chat), chat, group=True, batch=batch))
             elif r.user_id in unreachable:
                 self._finish(batch, r, ReminderStatus.FAILED, UNREACHABLE)
             else:
@@ -646,7 +648,7 @@ class Dispatcher:
             self.progress.rate_limited += 1
             jobs.appendleft(job)
         except RecipientUnreachable as exc:
-            fallback = job.settings.delivery_chat if not job.group else None
+            fallback = shared_chat(job.settings) if not job.group else None
             if not fallback:
                 reason = exc.reason if exc.reason.startswith(UNREACHABLE) else f"{UNREACHABLE}: {exc.reason}"
                 self._finish(batch, r, ReminderStatus.FAILED, reason)
@@ -696,12 +698,13 @@ class Dispatcher:
         if await self.repo.mark_unreachable(user_id, error.reason, now):
             log.warning("%s cannot be reached privately (%s); no more private reminders", user_id, error.reason)
         s = job.settings
-        if not s.delivery_chat:
+        chat = shared_chat(s)
+        if not chat:
             await self.repo.fail_pending_of(user_id, UNREACHABLE, now)
             return
         if not await self.repo.take_notice(user_id):
             return
-        _ = translator(await reader_language(self.store.people, s, s.delivery_chat, self.services.config.language))
+        _ = translator(await reader_language(self.store.people, s, chat, self.services.config.language))
         if job.occurrence is not None:
             text = _("{name}, I could not send you a private reminder for “{title}”: you may have blocked me "
                      "or never started a chat with me, so your reminders will come here. To get them privately "
@@ -713,10 +716,10 @@ class Dispatcher:
                      name=MENTION, title=job.title)
         text, mention = self._mention(job, text)
         try:
-            await self.services.messenger.send(Outgoing(text=text, chat=ChatRef(s.delivery_chat, ChatKind.GROUP),
+            await self.services.messenger.send(Outgoing(text=text, chat=ChatRef(chat, ChatKind.GROUP),
                                                         kind="notice", mention=mention))
         except (DeliveryFailed, AdapterUnavailable) as exc:
-            log.warning("could not tell %s in %s that they are unreachable: %s", user_id, s.delivery_chat, exc)
+            log.warning("could not tell %s in %s that they are unreachable: %s", user_id, chat, exc)
 
     # -- progress ------------------------------------------------------------------------------
 

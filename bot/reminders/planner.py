@@ -18,6 +18,9 @@ Rules worth knowing:
   offset has passed for a session that has not started (someone subscribes 5 minutes before),
   one "starting soon" reminder is planned for now, under the smallest offset.
 * People marked unreachable who want private messages get nothing planned.
+* A person with linked accounts (``/link``) is planned once: for the one account their
+  settings send reminders to (``bot.identities.recipient``); the scope of a plan covers all
+  their accounts, so what was pending for the others is removed.
 * Reminders delivered into one group chat at one instant are made ready one group interval
   apart (a group takes 20 a minute on Telegram), ending at the due time, within the early
   window: the group's last one lands on time instead of minutes late.
@@ -29,12 +32,13 @@ import logging
 import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.config import Config
 from bot.errors import UnknownTimeZone
+from bot.identities import recipient, shared_chat
 from bot.models import Delivery, EventStatus, Occurrence, Subscription, SubscriptionScope, UserSettings
 from bot.ports import PlannedReminder, ReminderKey, ReminderRepository
 from bot.timeutil import zone
@@ -125,6 +129,8 @@ class Wanted:
     """The plan for one scope: ``key -> (start_ts, due_ts, platform, ready_ts)``."""
 
     items: dict[ReminderKey, tuple[int, int, str, int]] = field(default_factory=dict)
+    person_of: dict[str, str] = field(default_factory=dict)
+    """Person of each linked account planned for: what one of them was sent counts for all."""
 
 
 class Planner:
@@ -136,10 +142,14 @@ class Planner:
 
     def wanted(self, occurrences: Sequence[Occurrence], index: SubscriptionIndex,
                settings: dict[str, UserSettings], unreachable: set[str],
-               only_users: set[str] | None = None) -> Wanted:
+               only_users: set[str] | None = None,
+               accounts: dict[str, tuple[str, ...]] | None = None) -> Wanted:
+        """The reminders ``index``'s people (ids of persons) want for ``occurrences``, keyed by
+        the account each goes to; ``accounts`` holds the accounts of people with linked ones."""
         config = self._config
         default_offsets = tuple(int(o.total_seconds()) for o in config.offsets)
-        person: dict[str, tuple[ZoneInfo, tuple[int, ...], tuple[int, int] | None, str | None] | None] = {}
+        groups = accounts or {}
+        person: dict[str, tuple[ZoneInfo, tuple[int, ...], tuple[int, int] | None, str | None, str] | None] = {}
         due_cache: dict[tuple[int, int, str, tuple[int, int] | None], int] = {}
         wanted = Wanted()
         items = wanted.items
@@ -154,20 +164,22 @@ class Planner:
             for user in users:
                 if user not in person:
                     person[user] = self._person(settings.get(user) or UserSettings(user), unreachable,
-                                                default_offsets)
+                                                default_offsets, groups.get(user, (user,)))
                 prefs = person[user]
                 if prefs is None:
                     continue
-                tz, offsets, quiet, group = prefs
-                platform = user.partition(":")[0]
+                tz, offsets, quiet, group, to = prefs
+                if user in groups:
+                    wanted.person_of.update(dict.fromkeys(groups[user], user))
+                platform = to.partition(":")[0]
                 for offset in offsets:
                     cache_key = (start_ts, offset, tz.key, quiet)
                     due = due_cache.get(cache_key)
                     if due is None:
                         due = due_cache[cache_key] = due_time(start_ts, offset, tz, quiet)
-                    items[(user, o.id, offset)] = (start_ts, due, platform, due)
+                    items[(to, o.id, offset)] = (start_ts, due, platform, due)
                     if group is not None:
-                        into_groups[(platform, group, due)].append((user, o.id, offset))
+                        into_groups[(platform, group, due)].append((to, o.id, offset))
         self._stagger(items, into_groups)
         return wanted
 
@@ -185,15 +197,18 @@ class Planner:
                 items[key] = (start_ts, due, platform, due - ahead)
 
     def _person(self, s: UserSettings, unreachable: set[str], default_offsets: tuple[int, ...],
-                ) -> tuple[ZoneInfo, tuple[int, ...], tuple[int, int] | None, str | None] | None:
-        if s.user_id in unreachable and not s.delivery_chat:
+                accounts: tuple[str, ...],
+                ) -> tuple[ZoneInfo, tuple[int, ...], tuple[int, int] | None, str | None, str] | None:
+        to = recipient(s, accounts)
+        chat = shared_chat(replace(s, user_id=to))
+        if to in unreachable and not chat:
             return None  # no private chat and no shared one: nothing can be delivered
         # Into a group: by choice, or because their private chat is closed.
-        into_group = (s.delivery is Delivery.CHANNEL or s.user_id in unreachable) and bool(s.delivery_chat)
-        group = s.delivery_chat if into_group else None
+        into_group = (s.delivery is Delivery.CHANNEL or to in unreachable) and bool(chat)
+        group = chat if into_group else None
         offsets = tuple(int(o.total_seconds()) for o in s.offsets) if s.offsets else default_offsets
         quiet = (s.quiet_start, s.quiet_end) if s.quiet_start is not None and s.quiet_end is not None else None
-        return safe_zone(s.timezone, self._config.timezone), offsets, quiet, group
+        return safe_zone(s.timezone, self._config.timezone), offsets, quiet, group, to
 
     async def reconcile(self, wanted: Wanted, now: int, *, user_ids: Sequence[str] | None = None,
                         occurrence_ids: Sequence[str] | None = None) -> tuple[int, int, int]:
@@ -202,7 +217,9 @@ class Planner:
         inserts: list[PlannedReminder] = []
         updates: list[tuple[int, int, int, int]] = []
         late: dict[tuple[str, str], list[tuple[int, int, int, str]]] = defaultdict(list)
-        has_any: set[tuple[str, str]] = {(k[0], k[1]) for k in stored}
+        person = wanted.person_of
+        # Whether a person has any reminder for a session, on whichever of their accounts.
+        has_any: set[tuple[str, str]] = {(person.get(k[0], k[0]), k[1]) for k in stored}
         for key, (start_ts, due, platform, ready) in wanted.items.items():
             if start_ts <= now:
                 continue
@@ -210,14 +227,14 @@ class Planner:
             if found is None:
                 if due >= now:
                     inserts.append(PlannedReminder(key[0], key[1], key[2], platform, start_ts, due, ready))
-                    has_any.add((key[0], key[1]))
+                    has_any.add((person.get(key[0], key[0]), key[1]))
                 else:
                     late[(key[0], key[1])].append((key[2], start_ts, due, platform))
             elif found[1] == "pending" and (found[2] != start_ts or (found[3] != due and max(found[3], due) > now)):
                 # (A due time already past either way, e.g. a "starting soon" one, is left alone.)
                 updates.append((found[0], start_ts, due, ready))
         for (user, occurrence), passed in late.items():
-            if (user, occurrence) in has_any:
+            if (person.get(user, user), occurrence) in has_any:
                 continue
             # Every offset has passed before the session starts: one "starting soon" reminder now.
             offset, start_ts, _due, platform = min(passed)

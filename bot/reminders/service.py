@@ -113,14 +113,21 @@ class ReminderService:
         return requeued
 
     async def plan_people(self, user_ids: Sequence[str]) -> tuple[int, int, int]:
+        """Plan for the people of these accounts, over all of each one's linked accounts."""
         now = self.services.clock.now()
         people = self.services.store.people
-        subscriptions = [s for uid in user_ids for s in await people.subscriptions_of(uid)]
-        settings = await people.get_many_settings(list(user_ids))
-        unreachable = await self.repo.unreachable(user_ids)
+        accounts: dict[str, tuple[str, ...]] = {}
+        for uid in user_ids:
+            mine = await people.accounts_of(uid)
+            accounts[mine[0]] = mine
+        persons = list(accounts)
+        every = [a for mine in accounts.values() for a in mine]
+        subscriptions = [s for person in persons for s in await people.subscriptions_of(person)]
+        settings = await people.get_many_settings(persons)
+        unreachable = await self.repo.unreachable(every)
         wanted = self.planner.wanted(await self._occurrences_ahead(now), SubscriptionIndex.build(subscriptions),
-                                     settings, unreachable, only_users=set(user_ids))
-        result = await self._reconcile(wanted, ts(now), user_ids=list(user_ids))
+                                     settings, unreachable, only_users=set(persons), accounts=accounts)
+        result = await self._reconcile(wanted, ts(now), user_ids=every)
         if any(result):
             self.dispatcher.poke()
         return result
@@ -137,8 +144,9 @@ class ReminderService:
         index = SubscriptionIndex.build(await self.services.store.people.all_subscriptions())
         users = sorted({u for o in ahead for u in index.subscribers(o)})
         settings = await self.services.store.people.get_many_settings(users)
-        unreachable = await self.repo.unreachable(users)
-        wanted = self.planner.wanted(ahead, index, settings, unreachable)
+        accounts = await self.services.store.people.identity_groups(users)
+        unreachable = await self.repo.unreachable([a for u in users for a in accounts.get(u, (u,))])
+        wanted = self.planner.wanted(ahead, index, settings, unreachable, accounts=accounts)
         added, moved, removed = await self._reconcile(wanted, ts(now), occurrence_ids=ids)
         log.info("calendar change: %d reminders planned, %d moved, %d removed", added, moved, removed)
         if added or moved or removed:
@@ -151,6 +159,7 @@ class ReminderService:
         index = SubscriptionIndex.build(await people.all_subscriptions())
         users = sorted(index.users())
         settings = await people.get_many_settings(users)
+        accounts = await people.identity_groups()
         unreachable = await self.repo.unreachable()
         occurrences = await self._occurrences_ahead(now)
         totals = [0, 0, 0]
@@ -160,7 +169,7 @@ class ReminderService:
             chunk.append(o)
             rows += len(index.subscribers(o))
             if rows >= PLAN_CHUNK_ROWS or position == len(occurrences) - 1:
-                wanted = self.planner.wanted(chunk, index, settings, unreachable)
+                wanted = self.planner.wanted(chunk, index, settings, unreachable, accounts=accounts)
                 done = await self._reconcile(wanted, ts(now), occurrence_ids=[c.id for c in chunk])
                 totals = [a + b for a, b in zip(totals, done, strict=True)]
                 chunk, rows = [], 0

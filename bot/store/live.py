@@ -38,6 +38,7 @@ from bot.models import (
     Question,
     QuestionStatus,
 )
+from bot.store import identities
 from bot.store.anonymity import CLOSED_KEY, erase_poll_secret, erase_qa_secret, forget_on_disk
 from bot.store.ballots import Ballot, BallotBox, Closing, Recount
 from bot.store.schema import (
@@ -89,6 +90,10 @@ def _question(r: Any) -> Question:
     return Question(id=r.id, occurrence_id=r.occurrence_id, number=r.number, text=r.text,
                     status=QuestionStatus(r.status), upvotes=int(r.upvotes or 0), author_id=r.author_id,
                     author_name=r.author_name, asked_at=_dt(r.asked_at))
+
+
+class _AlreadyIn(Exception):
+    """The person checked in to the session from another of their accounts."""
 
 
 class SqlLiveRepository:
@@ -507,13 +512,23 @@ class SqlLiveRepository:
 
     # -- attendance --------------------------------------------------------------------
 
+    # A person's check-ins are those of all their accounts, each kept under the account that
+    # checked in (so /unlink leaves each account its own); a session counts once per person.
+
     async def check_in(self, checkin: Checkin) -> bool:
+        c = checkins.c
         try:
             async with self._engine.begin() as conn:
+                # The insert comes first, so the write lock is held before the person is read.
                 await conn.execute(checkins.insert().values(
                     occurrence_id=checkin.occurrence_id, user_id=checkin.user_id, name=checkin.name,
                     checked_in_at=_ts(checkin.checked_in_at)))
-        except IntegrityError:
+                mine = await identities.accounts(conn, checkin.user_id)
+                earlier = await conn.scalar(sa.select(sa.func.count()).select_from(checkins).where(
+                    c.occurrence_id == checkin.occurrence_id, c.user_id.in_(mine), c.user_id != checkin.user_id))
+                if earlier:
+                    raise _AlreadyIn
+        except (IntegrityError, _AlreadyIn):
             return False
         return True
 
@@ -524,7 +539,9 @@ class SqlLiveRepository:
 
     async def checkins_of(self, user_id: str) -> list[Checkin]:
         c = checkins.c
-        return await self._checkins(sa.select(checkins).where(c.user_id == user_id).order_by(c.checked_in_at))
+        async with self._engine.connect() as conn:
+            mine = await identities.accounts(conn, user_id)
+        return await self._checkins(sa.select(checkins).where(c.user_id.in_(mine)).order_by(c.checked_in_at))
 
     async def attendance_of_calendar(self, calendar: str) -> list[Checkin]:
         c = checkins.c
@@ -534,6 +551,14 @@ class SqlLiveRepository:
         return await self._checkins(query)
 
     async def _checkins(self, query: sa.Select[Any]) -> list[Checkin]:
+        """Check-ins under their person's id, each session once per person (the earliest)."""
+        person = identities.person_of_column(checkins.c.user_id).label("person")
+        seen: set[tuple[str, str]] = set()
+        found: list[Checkin] = []
         async with self._engine.connect() as conn:
-            return [Checkin(r.occurrence_id, r.user_id, r.name, _dt(r.checked_in_at))  # type: ignore[arg-type]
-                    for r in await conn.execute(query)]
+            for r in await conn.execute(query.add_columns(person)):
+                if (r.occurrence_id, r.person) in seen:
+                    continue
+                seen.add((r.occurrence_id, r.person))
+                found.append(Checkin(r.occurrence_id, r.person, r.name, _dt(r.checked_in_at)))  # type: ignore[arg-type]
+        return found

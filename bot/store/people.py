@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any, Generic, TypeVar
 
@@ -19,8 +20,9 @@ from bot.models import (
     UserSettings,
     platform_of,
 )
+from bot.store import identities
 from bot.store.batching import BatchLoader, WriteBatcher
-from bot.store.schema import chats, facilitators, subscriptions, users
+from bot.store.schema import chats, facilitators, identity_links, subscriptions, users
 
 SNAPSHOT_TTL = 5.0
 T = TypeVar("T")
@@ -61,22 +63,37 @@ def _offsets_from_text(text: str | None) -> tuple[timedelta, ...] | None:
     return tuple(timedelta(seconds=int(v)) for v in text.split(",") if v)
 
 
-def _settings_values(settings: UserSettings) -> dict[str, Any]:
+def name_values(settings: UserSettings) -> dict[str, Any]:
+    """What is kept of an account itself, linked or not: the names it was last seen with."""
+    return {"display_name": settings.display_name, "username": settings.username}
+
+
+def preference_values(settings: UserSettings) -> dict[str, Any]:
+    """What is kept of the person: their preferences."""
     return {
-        "display_name": settings.display_name, "timezone": settings.timezone,
-        "language": settings.language, "offsets": _offsets_to_text(settings.offsets),
-        "delivery": settings.delivery.value, "delivery_chat": settings.delivery_chat,
-        "quiet_start": settings.quiet_start, "quiet_end": settings.quiet_end,
-        "username": settings.username,
+        "timezone": settings.timezone, "language": settings.language,
+        "offsets": _offsets_to_text(settings.offsets), "delivery": settings.delivery.value,
+        "delivery_chat": settings.delivery_chat, "quiet_start": settings.quiet_start,
+        "quiet_end": settings.quiet_end, "delivery_user": settings.delivery_user,
     }
 
 
-def _settings_from_row(r: Any) -> UserSettings:
+def _settings_values(settings: UserSettings) -> dict[str, Any]:
+    return name_values(settings) | preference_values(settings)
+
+
+def settings_from_row(r: Any) -> UserSettings:
     return UserSettings(
         user_id=r.user_id, timezone=r.timezone, language=r.language,
         offsets=_offsets_from_text(r.offsets), delivery=Delivery(r.delivery),
         delivery_chat=r.delivery_chat, quiet_start=r.quiet_start, quiet_end=r.quiet_end,
-        display_name=r.display_name, username=r.username)
+        display_name=r.display_name, username=r.username, delivery_user=r.delivery_user)
+
+
+def as_account(person: UserSettings, own: UserSettings | None, account: str) -> UserSettings:
+    """A linked account's settings: the person's preferences under the account's names."""
+    return replace(person, user_id=account, person=person.user_id,
+                   display_name=own.display_name if own else None, username=own.username if own else None)
 
 
 class SqlPeopleRepository:
@@ -94,14 +111,29 @@ class SqlPeopleRepository:
         return await self._settings.load(user_id)
 
     async def get_many_settings(self, user_ids: list[str]) -> dict[str, UserSettings]:
-        """Settings of many people at once (defaults for those with nothing stored)."""
+        """Settings of many people at once (defaults for those with nothing stored); a linked
+        account gets its person's preferences."""
         found: dict[str, UserSettings] = {}
+        person_of: dict[str, str] = {}
+        links = identity_links.c
         async with self._engine.connect() as conn:
             for i in range(0, len(user_ids), 500):
                 chunk = user_ids[i:i + 500]
-                for row in await conn.execute(sa.select(users).where(users.c.user_id.in_(chunk))):
-                    found[row.user_id] = _settings_from_row(row)
-        return {uid: found.get(uid) or UserSettings(user_id=uid) for uid in user_ids}
+                for identity, person in await conn.execute(
+                        sa.select(links.identity, links.person).where(links.identity.in_(chunk))):
+                    person_of[identity] = person
+                wanted = [*chunk, *(person_of[u] for u in chunk if u in person_of)]
+                for row in await conn.execute(sa.select(users).where(users.c.user_id.in_(wanted))):
+                    found[row.user_id] = settings_from_row(row)
+        settings: dict[str, UserSettings] = {}
+        for uid in user_ids:
+            own = found.get(uid)
+            person = person_of.get(uid)
+            if person is None:
+                settings[uid] = own or UserSettings(user_id=uid)
+            else:
+                settings[uid] = as_account(found.get(person) or UserSettings(user_id=person), own, uid)
+        return settings
 
     async def save_settings(self, settings: UserSettings) -> None:
         await self._settings_writes.submit(settings)
@@ -110,8 +142,19 @@ class SqlPeopleRepository:
         latest = {s.user_id: s for s in batch}  # the last save of a person wins
         async with self._engine.begin() as conn:
             # The first statement writes, so the write lock is taken before anything is read.
-            existing_rows = [_settings_values(s) | {"uid": uid} for uid, s in latest.items()]
-            await conn.execute(users.update().where(users.c.user_id == sa.bindparam("uid")), existing_rows)
+            named = [name_values(s) | {"uid": uid} for uid, s in latest.items()]
+            await conn.execute(users.update().where(users.c.user_id == sa.bindparam("uid")), named)
+            # A linked account's preferences are its person's (read here, in the transaction
+            # that writes them, so a link made a moment ago by another process counts).
+            links = identity_links.c
+            person_of: dict[str, str] = {}
+            ids = list(latest)
+            for i in range(0, len(ids), 500):
+                person_of |= {row[0]: row[1] for row in await conn.execute(
+                    sa.select(links.identity, links.person).where(links.identity.in_(ids[i:i + 500])))}
+            preferences = {person_of.get(uid, uid): preference_values(s) for uid, s in latest.items()}
+            await conn.execute(users.update().where(users.c.user_id == sa.bindparam("uid")),
+                               [values | {"uid": uid} for uid, values in preferences.items()])
             # A platform keeps a username unique, so whoever holds it now is the only one
             # stored with it: someone who gave it up and has not been seen since loses it.
             for uid, s in latest.items():
@@ -121,12 +164,15 @@ class SqlPeopleRepository:
                         users.c.user_id.like(f"{platform_of(uid)}:%"), users.c.user_id != uid)
                         .values(username=None))
             found: set[str] = set()
-            ids = list(latest)
-            for i in range(0, len(ids), 500):
-                chunk = ids[i:i + 500]
+            every = list(dict.fromkeys([*ids, *preferences]))
+            for i in range(0, len(every), 500):
+                chunk = every[i:i + 500]
                 found |= {r[0] for r in await conn.execute(sa.select(users.c.user_id)
                                                            .where(users.c.user_id.in_(chunk)))}
-            new = [_settings_values(s) | {"user_id": uid} for uid, s in latest.items() if uid not in found]
+            new = [(name_values(s) if uid in person_of else _settings_values(s)) | {"user_id": uid}
+                   for uid, s in latest.items() if uid not in found]
+            new += [values | {"user_id": person} for person, values in preferences.items()
+                    if person not in found and person not in latest]
             if new:
                 await conn.execute(users.insert(), new)
 
@@ -143,10 +189,15 @@ class SqlPeopleRepository:
         async with self._engine.connect() as conn:
             return [r[0] for r in await conn.execute(query)]
 
+    # A person's subscriptions are those of all their accounts; each stays under the account
+    # that made it (so /unlink leaves each account its own), and one a person already has
+    # through another account is not made twice.
+
     async def subscribe(self, subscription: Subscription) -> bool:
         async with self._engine.begin() as conn:
+            mine = await identities.accounts(conn, subscription.user_id)
             exists = await conn.scalar(sa.select(sa.func.count()).select_from(subscriptions)
-                                       .where(*self._match(subscription)))
+                                       .where(*self._match(subscription, mine)))
             if exists:
                 return False
             await conn.execute(subscriptions.insert().values(
@@ -156,43 +207,61 @@ class SqlPeopleRepository:
 
     async def unsubscribe(self, subscription: Subscription) -> bool:
         async with self._engine.begin() as conn:
-            result = await conn.execute(subscriptions.delete().where(*self._match(subscription)))
+            mine = await identities.accounts(conn, subscription.user_id)
+            result = await conn.execute(subscriptions.delete().where(*self._match(subscription, mine)))
             return bool(result.rowcount)
 
     async def unsubscribe_all(self, user_id: str) -> int:
         async with self._engine.begin() as conn:
-            result = await conn.execute(subscriptions.delete().where(subscriptions.c.user_id == user_id))
-            return int(result.rowcount or 0)
+            mine = await identities.accounts(conn, user_id)
+            c = subscriptions.c
+            kinds = await conn.scalar(sa.select(sa.func.count()).select_from(
+                sa.select(c.scope, c.target, c.calendar).where(c.user_id.in_(mine)).distinct().subquery()))
+            await conn.execute(subscriptions.delete().where(c.user_id.in_(mine)))
+            return int(kinds or 0)
 
     @staticmethod
-    def _match(s: Subscription) -> list[sa.ColumnElement[bool]]:
-        return [subscriptions.c.user_id == s.user_id, subscriptions.c.scope == s.scope.value,
+    def _match(s: Subscription, accounts: list[str]) -> list[sa.ColumnElement[bool]]:
+        return [subscriptions.c.user_id.in_(accounts), subscriptions.c.scope == s.scope.value,
                 subscriptions.c.target == s.target, subscriptions.c.calendar == s.calendar]
 
     async def subscriptions_of(self, user_id: str) -> list[Subscription]:
+        c = subscriptions.c
         async with self._engine.connect() as conn:
-            rows = await conn.execute(sa.select(subscriptions).where(subscriptions.c.user_id == user_id)
-                                      .order_by(subscriptions.c.scope, subscriptions.c.target))
-            return [Subscription(user_id=r.user_id, scope=SubscriptionScope(r.scope), target=r.target,
+            mine = await identities.accounts(conn, user_id)
+            rows = await conn.execute(sa.select(c.scope, c.target, c.calendar).where(c.user_id.in_(mine))
+                                      .distinct().order_by(c.scope, c.target, c.calendar))
+            return [Subscription(user_id=mine[0], scope=SubscriptionScope(r.scope), target=r.target,
                                  calendar=r.calendar) for r in rows]
 
     async def all_subscriptions(self) -> list[Subscription]:
-        """Every subscription, for planning reminders in bulk."""
+        """Every subscription, for planning reminders in bulk, under its person's id."""
+        c = subscriptions.c
+        person = identities.person_of_column(c.user_id).label("person")
         async with self._engine.connect() as conn:
-            rows = await conn.execute(sa.select(subscriptions))
-            return [Subscription(user_id=r.user_id, scope=SubscriptionScope(r.scope), target=r.target,
+            rows = await conn.execute(sa.select(person, c.scope, c.target, c.calendar).distinct())
+            return [Subscription(user_id=r.person, scope=SubscriptionScope(r.scope), target=r.target,
                                  calendar=r.calendar) for r in rows]
 
     async def subscribers_of(self, occurrence: Occurrence) -> list[str]:
         c = subscriptions.c
-        query = sa.select(c.user_id).distinct().where(sa.or_(
+        person = identities.person_of_column(c.user_id).label("person")
+        query = sa.select(person).distinct().where(sa.or_(
             sa.and_(c.scope == SubscriptionScope.ALL.value,
                     sa.or_(c.calendar == "", c.calendar == occurrence.calendar)),
             sa.and_(c.scope == SubscriptionScope.SERIES.value, c.target == occurrence.series_id),
             sa.and_(c.scope == SubscriptionScope.OCCURRENCE.value, c.target == occurrence.id),
-        )).order_by(c.user_id)
+        )).order_by(person)
         async with self._engine.connect() as conn:
             return [r[0] for r in await conn.execute(query)]
+
+    async def accounts_of(self, user_id: str) -> tuple[str, ...]:
+        async with self._engine.connect() as conn:
+            return tuple(await identities.accounts(conn, user_id))
+
+    async def identity_groups(self, persons: list[str] | None = None) -> dict[str, tuple[str, ...]]:
+        async with self._engine.connect() as conn:
+            return await identities.groups(conn, persons)
 
     async def grant_facilitator(self, grant: FacilitatorGrant) -> bool:
         async with self._engine.begin() as conn:

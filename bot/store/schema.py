@@ -86,6 +86,9 @@ users = sa.Table(
     sa.Column("quiet_end", sa.Integer, nullable=True),
     # Migration 12: the platform's unique handle, the only name a grant may be made by.
     sa.Column("username", sa.String(200), nullable=True),
+    # Migration 22: of a person's linked accounts, the one that gets their private reminders
+    # (set by /delivery dm); None means the person's own id.
+    sa.Column("delivery_user", sa.String(200), nullable=True),
     sa.Index("ix_users_display_name", sa.func.lower(sa.column("display_name"))),
 )
 
@@ -287,4 +290,39 @@ leases = sa.Table(
     sa.Column("name", sa.String(64), primary_key=True),
     sa.Column("worker_id", sa.Integer, nullable=True),
     sa.Column("expires_ts", sa.BigInteger, nullable=False, server_default="0"),
+)
+
+
+# --- one attendee across platforms (migration 22) ------------------------------------------
+# A person is named by one of their accounts (the canonical id: the account that issued the
+# first /link code). Every other account of theirs has a row here pointing at it; an account
+# with no row is a person of its own. Rows stay keyed by the account that wrote them
+# (subscriptions, check-ins), and reads gather the person's accounts, so /unlink leaves each
+# account what was done from it. Settings live in the person's ``users`` row; a linked
+# account's own row keeps only its names, and the settings it had, for /link keep.
+
+identity_links = sa.Table(
+    "identity_links", metadata,
+    sa.Column("identity", sa.String(200), primary_key=True),
+    sa.Column("person", sa.String(200), nullable=False, index=True),
+    sa.Column("linked_at", sa.BigInteger, nullable=False),
+    # Settings differed when it was linked, and the person has not yet said which to keep.
+    sa.Column("choice_pending", sa.Boolean, nullable=False, server_default=sa.false()),
+)
+
+# One live code per issuing account: only its SHA-256 is stored, so the database cannot be
+# read for a code to hijack.
+link_codes = sa.Table(
+    "link_codes", metadata,
+    sa.Column("issuer", sa.String(200), primary_key=True),
+    sa.Column("code_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("expires_ts", sa.BigInteger, nullable=False),
+)
+
+# Wrong codes in a row per account, and until when /link is locked for it.
+link_attempts = sa.Table(
+    "link_attempts", metadata,
+    sa.Column("identity", sa.String(200), primary_key=True),
+    sa.Column("failures", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("locked_until", sa.BigInteger, nullable=True),
 )

@@ -19,6 +19,7 @@ from bot.ports import Clock
 from bot.store import schema
 from bot.store.budget import SqlRateBudget
 from bot.store.calendars import SqlCalendarRepository
+from bot.store.links import SqlLinkRepository
 from bot.store.live import SqlLiveRepository
 from bot.store.migrations import pending
 from bot.store.people import SqlPeopleRepository
@@ -91,6 +92,7 @@ class SqlStore:
         self.clock = clock
         self.calendars = SqlCalendarRepository(engine)
         self.people = SqlPeopleRepository(engine)
+        self.links = SqlLinkRepository(engine)
         self.reminders = SqlReminderRepository(engine)
         self.live = SqlLiveRepository(engine)
         self.workers = SqlWorkerRepository(engine)

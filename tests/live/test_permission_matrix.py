@@ -59,7 +59,7 @@ PRIVILEGED: dict[str, tuple[Form, ...]] = {
 OPEN = {"help", "start", "timezone", "remind", "events", "subscribe", "unsubscribe", "mine", "ics",
         "vote", "results", "ask", "questions", "upvote", "mycpd", "certificate", "delivery", "quiet",
         # their other forms (plain /checkin, /language xx for oneself) are open
-        "checkin", "language"}
+        "checkin", "language", "link", "unlink"}
 
 # What someone without the right may hear instead of a refusal, because the place is wrong
 # for everyone (in private there is no room to bind, end or set a language for).
