@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -24,6 +24,7 @@ from bot.models import (
 )
 from bot.ports import RateLimits
 from bot.reminders.dispatcher import Dispatcher
+from bot.reminders.ratelimit import Limiter
 from bot.store.sql import SqlStore
 from tests.harness import START, Harness, make_occurrence
 
@@ -219,34 +220,22 @@ async def test_two_processes_take_one_budget_from_the_store_and_use_all_of_it(tm
         assert 199 / 10 <= span <= 199 / (10 * 0.95)  # the whole limit, never more
 
 
-@dataclass
-class _RefusalClock(FakeAdapter):
-    """Notes when the platform refuses a send."""
-
-    refused_at: list[datetime] = field(default_factory=list)
-
-    async def send(self, message: Outgoing) -> Delivered:
-        if self.failures and self.clock is not None:
-            self.refused_at.append(self.clock.now())
-        return await super().send(message)
-
-
 async def test_a_429_seen_by_one_process_pauses_the_other(tmp_path: Path) -> None:
-    adapter = _RefusalClock(limits=RateLimits(global_per_second=10))
-    session = make_occurrence("Paused", START + timedelta(hours=3))
-    async with Harness.open(tmp_path, adapter=adapter, reminder_batch=20, offsets=(timedelta(hours=1),)) as h:
-        await h.add_occurrences(session)
-        await subscribe_many(h, 40)
-        adapter.fail_next(RateLimited(30))
-        await two_dispatchers_at(h, session.start - timedelta(hours=1))
-        sent = sorted(r.at for r in adapter.records if r.message.kind == "reminder" and r.at is not None)
-        assert len(sent) == 40 and len(adapter.refused_at) == 1
-        # After the refusal neither process sends until the platform's 30 s are up, but for the
-        # few sends the other process had under way before the refusal was recorded (on the fake
-        # clock, a process that waits moves time, so it can run ahead that long).
-        refused = adapter.refused_at[0]
-        inside = [t for t in sent if refused <= t < refused + timedelta(seconds=30)]
-        assert len(inside) < 10  # each process alone, unaware of the other's pause: about 20
+    # Two processes' limiters on one store: the platform refuses one process for 30 s, and the
+    # other's next slot is after that too, not 0.1 s later.
+    limits = RateLimits(global_per_second=10)
+    async with Harness.open(tmp_path) as h:
+        other_store = await SqlStore.open(h.config.db, h.clock)
+        try:
+            first = Limiter(lambda _p: limits, budget=h.app.store.rate_budget)
+            second = Limiter(lambda _p: limits, budget=other_store.rate_budget)
+            now = h.clock.now()
+            assert await first.take(now, "fake", "fake:alice") == (now, True)
+            await first.pause(now + timedelta(seconds=30), "fake")
+            slot, reserved = await second.take(now, "fake", "fake:bob")
+            assert reserved and slot >= now + timedelta(seconds=30)
+        finally:
+            await other_store.close()
 
 
 async def test_storm_of_429s_loses_nothing(tmp_path: Path) -> None:
