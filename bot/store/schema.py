@@ -278,3 +278,13 @@ rate_slots = sa.Table(
     sa.Column("bucket", sa.String(300), primary_key=True),
     sa.Column("next_free", sa.Double, nullable=True),  # epoch seconds
 )
+
+# --- adapter state (migration 20) --------------------------------------------------------
+# Small pieces an adapter must keep across restarts, by adapter: Matrix's sync position, its
+# login, the direct rooms it made with each person, the reactions its messages take.
+adapter_state = sa.Table(
+    "adapter_state", metadata,
+    sa.Column("adapter", sa.String(32), primary_key=True),
+    sa.Column("key", sa.String(300), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
