@@ -276,7 +276,7 @@ class MatrixAdapter:
 
     async def _handle_batch(self, response: SyncResponse, *, answer: bool) -> None:
         for room_id, invite in response.rooms.invite.items():
-            await self._invited(room_id, [_source(e) for e in invite.invite_state])
+            await self._invited(room_id, [_invite_source(e) for e in invite.invite_state])
         for room_id, info in response.rooms.join.items():
             state = [_source(e) for e in info.state]
             timeline = [_source(e) for e in info.timeline.events]
@@ -591,6 +591,15 @@ class MatrixAdapter:
 def _source(event: Any) -> dict[str, Any]:
     source = getattr(event, "source", None)
     return source if isinstance(source, dict) else {}
+
+
+def _invite_source(event: Any) -> dict[str, Any]:
+    """matrix-nio keeps no source for the stripped state of an invite: rebuild the member event."""
+    source = _source(event)
+    if source or not hasattr(event, "membership"):
+        return source
+    return {"type": "m.room.member", "state_key": getattr(event, "state_key", None),
+            "sender": getattr(event, "sender", None), "content": dict(getattr(event, "content", None) or {})}
 
 
 def _end_of(related: Iterable[Mapping[str, Any]], poller: str) -> int | None:

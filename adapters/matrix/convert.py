@@ -44,7 +44,8 @@ def room_id_of(namespaced: str) -> str:
         ValueError: Not a Matrix room id.
     """
     prefix, _, raw = namespaced.partition(":")
-    if prefix != "matrix" or not raw.startswith("!") or ":" not in raw:
+    # Room ids of room version 12 and later name no server (``!abc…``), older ones do.
+    if prefix != "matrix" or not raw.startswith("!") or len(raw) < 2:
         raise ValueError(f"not a Matrix room id: {namespaced!r}")
     return raw
 
