@@ -305,10 +305,10 @@ class MatrixAdapter:
             return
         log.info("joined %s", room_id)
         if mine is not None and (mine.get("content") or {}).get("is_direct") and isinstance(mine.get("sender"), str):
-            # A person started a direct chat with the bot: it is theirs, unless one exists already.
+            # A person started a direct chat with the bot: private messages go there from now
+            # on (the one they opened last is the one they look at).
             person = mine["sender"]
-            if await self._get(f"dm:{person}") is None:
-                await self._remember_direct(person, room_id)
+            await self._remember_direct(person, room_id)
             self._joined.add((room_id, person))
 
     def _note_member(self, room_id: str, event: Mapping[str, Any]) -> None:
@@ -594,10 +594,9 @@ def _source(event: Any) -> dict[str, Any]:
 
 
 def _invite_source(event: Any) -> dict[str, Any]:
-    """matrix-nio keeps no source for the stripped state of an invite: rebuild the member event."""
-    source = _source(event)
-    if source or not hasattr(event, "membership"):
-        return source
+    """matrix-nio takes the content out of an invite's stripped member events: rebuild them."""
+    if not hasattr(event, "membership"):
+        return _source(event)
     return {"type": "m.room.member", "state_key": getattr(event, "state_key", None),
             "sender": getattr(event, "sender", None), "content": dict(getattr(event, "content", None) or {})}
 

@@ -174,7 +174,8 @@ async def test_an_anonymous_poll_takes_votes_by_dm(tmp_path: Path, synapse: Syna
         for person, choice in ((w.bob, 2), (w.carol, 1)):
             dm = await w.direct_chat(person)
             await person.say(dm, f"!vote {choice}")
-            await person.from_bot(w.bot.user_id, dm, "", "the vote's confirmation")
+            confirmed = await person.from_bot(w.bot.user_id, dm, "How confident", "the vote's confirmation")
+            assert "is counted" in confirmed.body
         live = w.bot.app.services.store.live
         poll = await live.latest_poll(f"matrix:{room}")
         assert poll is not None and poll.anonymous
