@@ -166,7 +166,7 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes], directory: Path) -
     with httpx.Client(timeout=2) as http:
         while time.monotonic() < deadline:
             if process.poll() is not None:
-                out = process.stdout.read().decode(errors="replace") if process.stdout else ""
+                out = (directory / "stdout.log").read_text(errors="replace")
                 raise RuntimeError(f"synapse exited with {process.returncode}:\n{out[-3000:]}")
             with contextlib.suppress(httpx.HTTPError):
                 if http.get(f"{url}/health").status_code == 200:
@@ -189,8 +189,9 @@ def running_synapse(directory: Path) -> Iterator[Synapse]:
     env = {**os.environ, "SYNAPSE_CACHE_FACTOR": "0.1"}
     subprocess.run([sys.executable, "-m", "synapse.app.homeserver", "-c", str(config), "--generate-keys"],
                    check=True, capture_output=True, env=env, cwd=directory)
-    process = subprocess.Popen([sys.executable, "-m", "synapse.app.homeserver", "-c", str(config)],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=directory)
+    with (directory / "stdout.log").open("wb") as output:
+        process = subprocess.Popen([sys.executable, "-m", "synapse.app.homeserver", "-c", str(config)],
+                                   stdout=output, stderr=subprocess.STDOUT, env=env, cwd=directory)
     server = Synapse(f"http://127.0.0.1:{port}", directory, secret, process)
     try:
         _wait_healthy(server.url, process, directory)

@@ -123,6 +123,7 @@ class MatrixAdapter:
         self._names: dict[str, str] = {}
         self._polls: dict[str, tuple[list[str], int, str]] = {}
         self._dm_locks: dict[str, asyncio.Lock] = {}
+        self.rate_limited = 0  # how many times the homeserver said M_LIMIT_EXCEEDED
 
     def __repr__(self) -> str:
         return f"MatrixAdapter(user_id={self.user_id!r}, homeserver={self._homeserver!r})"
@@ -485,6 +486,8 @@ class MatrixAdapter:
             if isinstance(response, RoomSendResponse):
                 return str(response.event_id)
             limited = _rate_limited(response)
+            if limited is not None:
+                self.rate_limited += 1
             if limited is not None and waited + limited.retry_after <= wait:
                 await asyncio.sleep(limited.retry_after)
                 waited += limited.retry_after
