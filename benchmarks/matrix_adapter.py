@@ -20,15 +20,14 @@ import statistics
 import sys
 import tempfile
 import time
-from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.harness import make_occurrence, store_occurrences  # noqa: E402
-from tests.matrix_people import Person, matrix_bot  # noqa: E402
-from tests.synapse import running_synapse  # noqa: E402
+from tests.harness import make_occurrence, store_occurrences
+from tests.matrix_people import Person, matrix_bot
+from tests.synapse import running_synapse
 
 SYNAPSE_RATE, SYNAPSE_BURST = 0.2, 10
 

@@ -14,7 +14,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from nio import AsyncClient, AsyncClientConfig, JoinResponse, RoomCreateResponse, RoomSendResponse, SyncResponse
+from nio import (
+    AsyncClient,
+    AsyncClientConfig,
+    JoinResponse,
+    RoomCreateResponse,
+    RoomSendResponse,
+    SyncResponse,
+)
 
 from adapters.matrix import MatrixAdapter
 from bot.alarms import Alarms, ManualAlarms

@@ -18,13 +18,13 @@ import pytest
 pytest.importorskip("nio", reason="eventbot[matrix] is not installed")
 pytest.importorskip("synapse", reason="matrix-synapse (the test extra) is not installed")
 
-from adapters.matrix import convert  # noqa: E402
-from bot.alarms import ManualAlarms  # noqa: E402
-from bot.clock import FakeClock  # noqa: E402
-from bot.models import ReminderStatus  # noqa: E402
-from tests.harness import START, make_occurrence, store_occurrences  # noqa: E402
-from tests.matrix_people import MatrixBot, Person, Seen, eventually, matrix_bot  # noqa: E402
-from tests.synapse import Synapse, running_synapse  # noqa: E402
+from adapters.matrix import convert
+from bot.alarms import ManualAlarms
+from bot.clock import FakeClock
+from bot.models import ReminderStatus
+from tests.harness import START, make_occurrence, store_occurrences
+from tests.matrix_people import MatrixBot, Person, Seen, eventually, matrix_bot
+from tests.synapse import Synapse, running_synapse
 
 pytestmark = pytest.mark.slow
 PEOPLE = ("alice", "bob", "carol")
