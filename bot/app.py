@@ -30,6 +30,7 @@ from bot.ports import (
     Finished,
     SupportsCommandMenu,
     SupportsExclusiveReceiving,
+    SupportsStoredState,
 )
 from bot.services import Services
 from bot.store.sql import SqlStore
@@ -82,6 +83,8 @@ def default_adapters(config: Config) -> list[str]:
         chosen.append("telegram")
     if config.discord_token:
         chosen.append("discord")
+    if config.matrix_homeserver:
+        chosen.append("matrix")
     return chosen or ["console"]
 
 
@@ -186,6 +189,9 @@ async def open_app(config: Config, *, adapters: Sequence[ChatAdapter] = (), cloc
     async with contextlib.AsyncExitStack() as stack:
         store = await SqlStore.open(config.db, clock)
         stack.push_async_callback(store.close)
+        for adapter in adapters:
+            if isinstance(adapter, SupportsStoredState):
+                adapter.use_state(store.adapter_state)
         # Before any feature claims work, and stopped after they all have.
         worker = Worker(store.workers, clock, heartbeat_seconds=config.worker_heartbeat_seconds)
         await worker.start()

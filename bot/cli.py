@@ -116,7 +116,8 @@ def configure_logging(verbosity: int) -> SecretRedactor:
 
 def config_secrets(config: Config) -> list[str]:
     """The platform tokens and the keys in the configured feeds' addresses."""
-    secrets = [token.reveal() for token in (config.telegram_token, config.discord_token) if token]
+    secrets = [token.reveal() for token in (config.telegram_token, config.discord_token, config.matrix_token,
+                                            config.matrix_password) if token]
     return secrets + [part for feed in config.feeds for part in secret_parts(feed.source)]
 
 

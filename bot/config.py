@@ -95,6 +95,15 @@ class Config:
     one connection without shards."""
     discord_shard_ids: tuple[int, ...] = ()
     """The shards this process runs (0 to count - 1); empty: all of them."""
+    matrix_homeserver: str = ""
+    matrix_user: str = ""
+    """The bot's Matrix id (``@eventbot:example.org``)."""
+    matrix_token: SecretStr | None = None
+    matrix_password: SecretStr | None = None
+    """Used to log in when no token is given; the token and device it gets are kept in the store."""
+    matrix_rate: float = 0.2
+    """Messages per second the homeserver lets the bot send (Synapse's ``rc_message`` default:
+    0.2); raise it only with the limit on the server."""
     console_user: str = "you"
     log_level: str = "WARNING"
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -161,10 +170,15 @@ def _build(raw: dict[str, Any]) -> Config:
             elif key == "timezone":
                 zone(str(value))
                 values[key] = str(value)
-            elif key in {"telegram_token", "discord_token"}:
+            elif key in {"telegram_token", "discord_token", "matrix_token", "matrix_password"}:
                 values[key] = SecretStr(value) if value else None
             elif key == "feed_timeout":
                 values[key] = float(value)
+            elif key == "matrix_rate":
+                rate = float(value)
+                if not rate > 0:
+                    raise ValueError(f"{rate} is not a rate above 0 (messages per second)")
+                values[key] = rate
             elif key == "feed_max_cancel_share":
                 share = float(value)
                 if not 0 <= share <= 1:

@@ -54,6 +54,9 @@ class Capability(enum.StrEnum):
     FILES = "files"
     IMAGES = "images"
     EDIT = "edit"
+    REACTIONS = "reactions"
+    """Buttons cannot be shown, but a button whose label starts with an emoji is pressed by
+    reacting to the message with that emoji (Matrix: 👍 on a question upvotes it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +203,16 @@ class SupportsEventMirror(Protocol):
         Create what is missing, update what changed, and remove what the adapter itself
         mirrored earlier that is no longer listed (cancelled, ended or deleted from the feed).
         """
+        ...
+
+
+@runtime_checkable
+class SupportsStoredState(Protocol):
+    """Adapters that keep state of their own in the store (Matrix: where its sync stopped,
+    the direct rooms it made). The composition root hands them the store before ``start``."""
+
+    def use_state(self, state: AdapterStateRepository) -> None:
+        """Keep state in ``state``, under this adapter's name."""
         ...
 
 
@@ -961,6 +974,23 @@ class RateBudget(Protocol):
         ...
 
 
+class AdapterStateRepository(Protocol):
+    """Small pieces of state an adapter keeps across restarts (a sync position, a login, the
+    private rooms it made), by adapter name and key."""
+
+    async def get_state(self, adapter: str, key: str) -> str | None:
+        """The value stored under ``key``, or None."""
+        ...
+
+    async def set_state(self, adapter: str, key: str, value: str) -> None:
+        """Store ``value`` under ``key``, replacing what was there."""
+        ...
+
+    async def delete_state(self, adapter: str, key: str) -> bool:
+        """Forget ``key``; False if nothing was stored."""
+        ...
+
+
 class Store(Protocol):
     """The source of truth. Repositories group the queries by concern; every query the core
     runs is behind one of them, so another backend can replace the SQLite one."""
@@ -1000,12 +1030,18 @@ class Store(Protocol):
         """The processes working on the database, and their heartbeats."""
         ...
 
+    @property
+    def adapter_state(self) -> AdapterStateRepository:
+        """What adapters keep across restarts."""
+        ...
+
     async def close(self) -> None:
         """Release the connection pool."""
         ...
 
 
 __all__ = [
+    "AdapterStateRepository",
     "CalendarInfo",
     "CalendarRepository",
     "Capability",
@@ -1032,6 +1068,7 @@ __all__ = [
     "SupportsCommandMenu",
     "SupportsEventMirror",
     "SupportsNativePolls",
+    "SupportsStoredState",
     "UnlinkResult",
     "WorkerInfo",
     "WorkerRepository",

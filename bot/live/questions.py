@@ -100,7 +100,8 @@ async def setup(services: Services) -> None:
 
 
 def _buttons(ctx: Context, questions: list[Question]) -> tuple[tuple[Button, ...], ...]:
-    if not ctx.services.messenger.can(ctx.chat.id, Capability.BUTTONS):
+    messenger = ctx.services.messenger
+    if not (messenger.can(ctx.chat.id, Capability.BUTTONS) or messenger.can(ctx.chat.id, Capability.REACTIONS)):
         return ()
     return tuple((Button(ctx._("👍 {n}", n=q.number), f"q:{q.id}:up"),)
                  for q in questions[:BUTTON_LIMIT] if q.status is QuestionStatus.OPEN)

@@ -326,3 +326,14 @@ link_attempts = sa.Table(
     sa.Column("failures", sa.Integer, nullable=False, server_default="0"),
     sa.Column("locked_until", sa.BigInteger, nullable=True),
 )
+
+
+# --- adapter state (migration 20) --------------------------------------------------------
+# Small pieces an adapter must keep across restarts, by adapter: Matrix's sync position, its
+# login, the direct rooms it made with each person, the reactions its messages take.
+adapter_state = sa.Table(
+    "adapter_state", metadata,
+    sa.Column("adapter", sa.String(32), primary_key=True),
+    sa.Column("key", sa.String(300), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)

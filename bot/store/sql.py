@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from bot.errors import StoreUnavailable
 from bot.ports import Clock
 from bot.store import schema
+from bot.store.adapter_state import SqlAdapterState
 from bot.store.budget import SqlRateBudget
 from bot.store.calendars import SqlCalendarRepository
 from bot.store.links import SqlLinkRepository
@@ -97,6 +98,7 @@ class SqlStore:
         self.live = SqlLiveRepository(engine)
         self.workers = SqlWorkerRepository(engine)
         self.rate_budget = SqlRateBudget(engine)
+        self.adapter_state = SqlAdapterState(engine)
 
     @classmethod
     async def open(cls, target: Path | str, clock: Clock) -> SqlStore:
