@@ -176,7 +176,8 @@ def whole_number(text: str, *, low: int = 0, high: int = MAX_NUMBER) -> int:
 
 def readable(text: str, limit: int = MAX_TEXT) -> str:
     """Refuse text no handler should see: longer than ``limit``, or not valid Unicode (lone
-    surrogates, from a broken client or undecodable bytes read with ``surrogateescape``).
+    surrogates, from a broken client or undecodable bytes read with ``surrogateescape``), or
+    holding a NUL character.
 
     Raises:
         UsageError: Too long, or not valid text.
@@ -188,6 +189,8 @@ def readable(text: str, limit: int = MAX_TEXT) -> str:
     except UnicodeEncodeError:
         raise UsageError(N_("Your message has characters that are not valid text; please type it again.")) \
             from None
+    if "\x00" in text:  # no text has it, and PostgreSQL refuses to store it
+        raise UsageError(N_("Your message has characters that are not valid text; please type it again."))
     return text
 
 

@@ -41,6 +41,9 @@ BAD = [
     ("org", "/facilitator add \ud800"),
     ("org", "/import http://\ud800/x.ics"),
     ("alice", "/\ud800"),
+    # A NUL character: no text has one, and PostgreSQL refuses to store it.
+    ("alice", "/events \x00"),
+    ("alice", "/ask what \x00 now"),
 ]
 
 
