@@ -136,6 +136,7 @@ MIGRATIONS: list[Migration] = [
         add_column(schema.users, "username"), allow_null(schema.live_sessions, "salt"))),
     Migration(14, "chat times past 2038", widen_to_bigint(schema.chats, "updated_ts")),
     Migration(15, "a rate budget shared by every process", create_tables(schema.rate_slots)),
+    Migration(16, "the question the projector points at", add_column(schema.live_sessions, "focus_question")),
 ]
 
 
