@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
 METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 KEEPALIVE_SECONDS = 15.0
+EXPIRY_CHECK_SECONDS = 1.0
 HEALTH_TIMEOUT = 5.0
 _CODE = re.compile(r"[A-Za-z0-9-]{1,64}")
 _SESSION = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -241,6 +242,7 @@ class WebServer:
         async with self.feeds.watch(occurrence.id, load) as (feed, viewer):
             await feed.ready()
             with contextlib.suppress(ConnectionResetError, asyncio.CancelledError):
+                quiet = 0.0
                 while True:
                     if self.services.clock.now() >= grant.expires:
                         await response.write(b"event: expired\ndata: {}\n\n")
@@ -249,11 +251,16 @@ class WebServer:
                         viewer.seen = feed.version
                         viewer.wake.clear()
                         await response.write(feed.encoded(language, self._encode))
+                        quiet = 0.0
                         continue
                     try:
-                        await asyncio.wait_for(viewer.wake.wait(), KEEPALIVE_SECONDS)
+                        # Woken by a change, or every second to see whether the link has expired.
+                        await asyncio.wait_for(viewer.wake.wait(), EXPIRY_CHECK_SECONDS)
                     except TimeoutError:
-                        await response.write(b": keep-alive\n\n")
+                        quiet += EXPIRY_CHECK_SECONDS
+                        if quiet >= KEEPALIVE_SECONDS:
+                            await response.write(b": keep-alive\n\n")
+                            quiet = 0.0
         return response
 
     async def live_action(self, request: web.Request) -> web.Response:

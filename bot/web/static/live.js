@@ -53,13 +53,13 @@
   function act(action) {
     var body = new URLSearchParams();
     body.set("action", action);
-    fetch(main.dataset.action, { method: "POST", body: body, credentials: "omit" })
+    fetch(main.dataset.actionUrl, { method: "POST", body: body, credentials: "omit" })
       .then(function (response) { return response.json(); })
       .then(function (result) { say(result.message || result.error || ""); })
       .catch(function () { say(offline.textContent); });
   }
 
-  document.querySelectorAll("[data-action]").forEach(function (button) {
+  document.querySelectorAll("button[data-action]").forEach(function (button) {
     button.addEventListener("click", function () { act(button.dataset.action); });
   });
   document.addEventListener("keydown", function (event) {
