@@ -54,7 +54,6 @@ _CODE = re.compile(r"[A-Za-z0-9-]{1,64}")
 _SESSION = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 SERVICES = web.AppKey("services", Services)
-SERVER = web.AppKey("server", "WebServer")
 
 def _environment() -> jinja2.Environment:
     return jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
@@ -71,7 +70,6 @@ class WebServer:
         self.templates = _environment()
         self.app = web.Application(middlewares=[_headers])
         self.app[SERVICES] = services
-        self.app[SERVER] = self
         r = self.app.router
         r.add_get("/live/{session}", self.live_page)
         r.add_get("/live/{session}/events", self.live_events)
@@ -121,6 +119,7 @@ class WebServer:
     # -- helpers -------------------------------------------------------------------------------
 
     def _render(self, name: str, _: Translator, status: int = 200, **values: Any) -> web.Response:
+        values.setdefault("token", None)
         html = self.templates.get_template(name).render(_=_, ngettext=_.plural, lang=_.language,
                                                         languages=LANGUAGES, **values)
         return web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
@@ -318,7 +317,7 @@ class WebServer:
             shown = local(when, tz)
             return f"{shown:%Y-%m-%d %H:%M} {shown.tzname() or ''}".rstrip()
 
-        return self._render("admin.html", _, status=found, at=at, token=request.query["t"],
+        return self._render("admin.html", _, report=found, at=at, token=request.query["t"],
                             scope=SubscriptionScope)
 
     # -- certificates, health, metrics ---------------------------------------------------------

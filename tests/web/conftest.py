@@ -7,6 +7,7 @@ process with the fake adapter and a fake clock, serving on a free port on 127.0.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -28,7 +29,7 @@ _URL = re.compile(r"https?://\S+")
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def browser() -> AsyncIterator[Any]:
-    if not CHROMIUM.exists():
+    if not os.access(CHROMIUM, os.X_OK):
         pytest.fail("chromium is missing: run bash tests/install_services.sh")
     from playwright.async_api import async_playwright
 

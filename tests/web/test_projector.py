@@ -94,9 +94,9 @@ async def test_a_viewer_link_is_read_only(web: Harness, page: Any) -> None:
     assert await page.locator("button[data-action]").count() == 0
     await page.keyboard.press("a")
     # Even a crafted request with the viewer's token is refused.
-    async with aiohttp.ClientSession() as session:
-        async with session.post(shared.replace("/live/ev1?", "/live/ev1/action?"), data={"action": "answered"}) as r:
-            assert r.status == 403
+    async with (aiohttp.ClientSession() as session,
+                session.post(shared.replace("/live/ev1?", "/live/ev1/action?"), data={"action": "answered"}) as r):
+        assert r.status == 403
     q = await web.app.store.live.get_question(SESSION.id, 1)
     assert q is not None and q.status is QuestionStatus.OPEN
 
@@ -105,9 +105,9 @@ async def test_a_facilitator_link_loses_its_keys_with_the_facilitators_rights(we
     mine, _shared = await projector_links(web)
     await web.say("ann", "/ask A question")
     await web.say("org", "/facilitator remove fake:fac ev1")
-    async with aiohttp.ClientSession() as session:
-        async with session.post(mine.replace("/live/ev1?", "/live/ev1/action?"), data={"action": "answered"}) as r:
-            assert r.status == 403
+    async with (aiohttp.ClientSession() as session,
+                session.post(mine.replace("/live/ev1?", "/live/ev1/action?"), data={"action": "answered"}) as r):
+        assert r.status == 403
     await page.goto(mine)
     assert await page.locator("button[data-action]").count() == 0
 
@@ -120,23 +120,25 @@ async def test_an_anonymous_poll_shows_no_voter_in_the_page_or_the_stream(web: H
     await web.say("fac", '/poll "How safe do you feel?" "Safe" "Unsure" --anonymous')
     events_url = mine.replace("/live/ev1?", "/live/ev1/events?")
     stream: list[bytes] = []
+    final = asyncio.Event()
 
     async def listen() -> None:
         async with aiohttp.ClientSession() as session, session.get(events_url) as response:
             assert response.status == 200
             async for chunk in response.content.iter_any():
                 stream.append(chunk)
+                if b"Final results" in b"".join(stream):
+                    final.set()
 
     listener = asyncio.create_task(listen())
     await page.goto(mine)
     for n, name in enumerate(voters):
         await web.say(name, f"/vote {1 + n % 2}")
-        await web.say(name, "/ask --anonymous Is this recorded?" if n == 0 else f"/upvote 1")
+        await web.say(name, "/ask --anonymous Is this recorded?" if n == 0 else "/upvote 1")
     await expect(page.locator("#poll .voters")).to_have_text("3 people voted.")
     await web.say("fac", "/closepoll")
     await expect(page.locator("#poll-heading")).to_contain_text("Final results")
-    while not any(b"Final results" in chunk for chunk in stream):
-        await asyncio.sleep(0.05)  # the listener is another client: wait for its bytes, not for time
+    await final.wait()
     listener.cancel()
     html = await page.content()
     received = b"".join(stream).decode()
@@ -150,7 +152,7 @@ async def test_an_anonymous_poll_shows_no_voter_in_the_page_or_the_stream(web: H
 
 async def test_an_altered_foreign_or_expired_link_gets_403(web: Harness, page: Any) -> None:
     mine, shared = await projector_links(web)
-    body, _dot, signature = mine.partition("?t=")[2].partition(".")
+    _body, _dot, signature = mine.partition("?t=")[2].partition(".")
     flipped = signature[:-2] + ("A" if signature[-2] != "A" else "B") + signature[-1]
     altered = mine.replace(signature, flipped)
     # The read-only link's payload with the facilitator's signature: a viewer promoting themself.
@@ -171,6 +173,7 @@ async def test_an_altered_foreign_or_expired_link_gets_403(web: Harness, page: A
 
     # The link expires with the session (30 minutes after its end, for the final results).
     await page.goto(mine)
+    await expect(page.locator("main[data-live]")).to_have_count(1)  # the stream is open
     await web.advance(SESSION.end - web.clock.now() + timedelta(minutes=30))
     await expect(page.locator("#expired")).to_be_visible()
     async with aiohttp.ClientSession() as session, session.get(mine) as r:
@@ -187,9 +190,9 @@ async def test_the_page_speaks_welsh_in_a_welsh_room_and_shows_the_join_code(web
     short = page.locator(".short a")
     await expect(short).to_have_text(f"{web.app.web.url}/j/ev1")
     await expect(page.locator(".qr svg title")).to_have_count(1)
-    async with aiohttp.ClientSession() as session:
-        async with session.get(f"{web.app.web.url}/j/ev1", allow_redirects=False) as r:
-            assert r.status == 302 and r.headers["Location"] == JOIN
+    async with (aiohttp.ClientSession() as session,
+                session.get(f"{web.app.web.url}/j/ev1", allow_redirects=False) as r):
+        assert r.status == 302 and r.headers["Location"] == JOIN
     await screenshot(page, "projector-welsh")
     await page.goto(mine.replace("?t=", "?lang=en&t="))
     await expect(page.locator("#join-heading")).to_have_text("Join the chat")

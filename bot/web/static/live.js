@@ -38,6 +38,7 @@
   var stream = new EventSource(main.dataset.events);
   stream.addEventListener("state", function (event) {
     offline.hidden = true;
+    main.dataset.live = "true";
     apply(JSON.parse(event.data));
   });
   stream.addEventListener("expired", function () {
@@ -45,7 +46,10 @@
     expired.hidden = false;
   });
   stream.onerror = function () {
-    if (stream.readyState !== EventSource.CLOSED) { offline.hidden = false; }
+    // The browser retries by itself; it gives up only when the server refused the stream,
+    // which it does only for a link that no longer works.
+    if (stream.readyState === EventSource.CLOSED) { offline.hidden = true; expired.hidden = false; }
+    else { offline.hidden = false; }
   };
 
   if (main.dataset.role !== "facilitator") { return; }
