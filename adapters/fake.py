@@ -74,6 +74,8 @@ class FakeAdapter:
     deliveries: Path | None = None
     send_delay: float = 0.0
     rate_limited: int = 0
+    offline: bool = False
+    """Set by a test: the platform connection dropped (``connected`` is False)."""
     _handler: MessageHandler | None = None
     _counter: int = 0
     _buckets: dict[str, _Bucket] = field(default_factory=dict)
@@ -96,6 +98,10 @@ class FakeAdapter:
 
     async def stop(self) -> None:
         self._handler = None
+
+    @property
+    def connected(self) -> bool:
+        return self._handler is not None and not self.offline
 
     # -- driving the bot ------------------------------------------------------------
 

@@ -41,6 +41,10 @@ class Alarms(Protocol):
         """Forget a job; unknown ids are ignored."""
         ...
 
+    def next_run(self, job_id: str) -> datetime | None:
+        """When the job runs next, or None if there is no such job."""
+        ...
+
     def start(self) -> None: ...
 
     async def shutdown(self) -> None: ...
@@ -76,6 +80,11 @@ class SchedulerAlarms:
         if self._scheduler.get_job(job_id) is not None:
             self._scheduler.remove_job(job_id)
 
+    def next_run(self, job_id: str) -> datetime | None:
+        job = self._scheduler.get_job(job_id)
+        when = job.next_run_time if job is not None else None
+        return when.astimezone(UTC) if when is not None else None
+
     def start(self) -> None:
         self._scheduler.start()
 
@@ -107,6 +116,10 @@ class ManualAlarms:
 
     def cancel(self, job_id: str) -> None:
         self._jobs.pop(job_id, None)
+
+    def next_run(self, job_id: str) -> datetime | None:
+        job = self._jobs.get(job_id)
+        return job.when if job is not None else None
 
     def start(self) -> None:
         pass

@@ -12,7 +12,7 @@ from importlib.metadata import entry_points
 from types import ModuleType
 from typing import Any
 
-from bot import live, mirror, reminders
+from bot import live, mirror, reminders, web
 from bot.alarms import Alarms, SchedulerAlarms
 from bot.clock import SystemClock
 from bot.commands import basic, calendars, link, roles, schedule
@@ -42,7 +42,7 @@ ENTRY_POINT_GROUP = "eventbot.adapters"
 
 # Each feature module has ``register(router)`` and may have ``async setup(services, stack)``
 # to start background work (rebuilding its alarms from the store) once the store is open.
-FEATURES: tuple[ModuleType, ...] = (basic, schedule, roles, calendars, live, mirror, reminders, link)
+FEATURES: tuple[ModuleType, ...] = (basic, schedule, roles, calendars, live, mirror, reminders, link, web)
 
 
 def build_router(features: Sequence[ModuleType] = FEATURES) -> Router:
@@ -93,6 +93,8 @@ class App:
     services: Services
     bot: Bot
     adapters: list[ChatAdapter] = field(default_factory=list)
+    web: Any = None
+    """The running web server (``bot.web.server.WebServer``), when ``web_port`` is set."""
     _stack: contextlib.AsyncExitStack | None = None
     # Features' ``started(services)``: work that needs the adapters up (catching up on them).
     _started: list[Callable[[Services], Awaitable[None]]] = field(default_factory=list)
@@ -109,7 +111,8 @@ class App:
         services = self.services
         for adapter in self.adapters:
             await adapter.start(self.bot.handle)
-            self._stack.push_async_callback(adapter.stop)
+            self._stack.push_async_callback(self._stop_adapter, adapter)
+            services.messenger.running(adapter.name, True)
             log.info("adapter %s started", adapter.name)
         if self._exclusive_receivers():
             worker = services.worker
@@ -165,6 +168,9 @@ class App:
         if self._switching is not None:
             await asyncio.gather(self._switching, return_exceptions=True)
         await self._switch_receiving()
+    async def _stop_adapter(self, adapter: ChatAdapter) -> None:
+        self.services.messenger.running(adapter.name, False)
+        await adapter.stop()
 
     @property
     def store(self) -> SqlStore:
@@ -183,8 +189,10 @@ class App:
 @contextlib.asynccontextmanager
 async def open_app(config: Config, *, adapters: Sequence[ChatAdapter] = (), clock: Clock | None = None,
                    alarms: Alarms | None = None, features: Sequence[ModuleType] = FEATURES,
-                   start_adapters: bool = True) -> AsyncIterator[App]:
-    """Open everything the bot needs and close it all, in reverse order, on exit."""
+                   start_adapters: bool = True, web_any_port: bool = False) -> AsyncIterator[App]:
+    """Open everything the bot needs and close it all, in reverse order, on exit.
+
+    ``web_any_port``: if ``web_port`` is taken, serve on a free one instead (the demo)."""
     clock = clock or SystemClock()
     async with contextlib.AsyncExitStack() as stack:
         store = await SqlStore.open(config.db, clock)
@@ -197,7 +205,7 @@ async def open_app(config: Config, *, adapters: Sequence[ChatAdapter] = (), cloc
         await worker.start()
         stack.push_async_callback(worker.stop)
         alarms = alarms or SchedulerAlarms(clock)
-        messenger = Messenger(adapters)
+        messenger = Messenger(adapters, clock)
         services = Services(config=config, store=store, clock=clock, messenger=messenger,
                             router=build_router(features), alarms=alarms, worker=worker)
         bot = Bot(services)
@@ -209,6 +217,11 @@ async def open_app(config: Config, *, adapters: Sequence[ChatAdapter] = (), cloc
         stack.push_async_callback(alarms.shutdown)
         app = App(services=services, bot=bot, adapters=list(adapters), _stack=stack,
                   _started=[hook for f in features if (hook := getattr(f, "started", None)) is not None])
+        if config.web_port is not None:
+            # Imported here: aiohttp and Jinja2 load only when the pages are served.
+            from bot.web.server import open_web
+
+            app.web = await open_web(services, bot, stack, any_port_if_taken=web_any_port)
         if start_adapters:
             await app.start_adapters()
         yield app

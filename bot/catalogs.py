@@ -10,6 +10,7 @@ from bot.i18n import DOMAIN, LOCALE_DIR
 
 ROOT = LOCALE_DIR.parents[1]
 SOURCES = ("bot", "adapters")
+TEMPLATES = "bot/web/templates"
 KEYWORDS = {"_": None, "N_": None, "plural": (1, 2), "gettext": None, "ngettext": (1, 2)}
 
 
@@ -24,6 +25,11 @@ def extract() -> object:
                 ROOT / source, method_map=[("**.py", "python")], keywords=KEYWORDS):
             catalog.add(message, locations=[(f"{source}/{filename}", lineno)], auto_comments=comments,
                         context=context)
+    # The web pages' templates call _() and ngettext() as the Python code does.
+    for filename, lineno, message, comments, context in extract_from_dir(
+            ROOT / TEMPLATES, method_map=[("**.html", "jinja2.ext:babel_extract")], keywords=KEYWORDS):
+        catalog.add(message, locations=[(f"{TEMPLATES}/{filename}", lineno)], auto_comments=comments,
+                    context=context)
     return catalog
 
 

@@ -27,6 +27,9 @@ from bot.redact import PlatformPayloads, SecretRedactor, install
 
 log = logging.getLogger("eventbot")
 
+DEMO_WEB_PORT = 8080
+"""Where ``eventbot demo`` serves its pages (a free port instead, if that one is taken)."""
+
 Command = Callable[[argparse.Namespace, Config], Coroutine[Any, Any, int]]
 
 
@@ -117,7 +120,7 @@ def configure_logging(verbosity: int) -> SecretRedactor:
 def config_secrets(config: Config) -> list[str]:
     """The platform tokens and the keys in the configured feeds' addresses."""
     secrets = [token.reveal() for token in (config.telegram_token, config.discord_token, config.matrix_token,
-                                            config.matrix_password) if token]
+                                            config.matrix_password, config.web_secret) if token]
     return secrets + [part for feed in config.feeds for part in secret_parts(feed.source)]
 
 
@@ -146,7 +149,7 @@ async def _run(args: argparse.Namespace, config: Config, *, demo_dir: Path | Non
 
     names = args.adapters or default_adapters(config)
     adapters = [load_adapter(name, config) for name in names]
-    async with open_app(config, adapters=adapters, start_adapters=False) as app:
+    async with open_app(config, adapters=adapters, start_adapters=False, web_any_port=demo_dir is not None) as app:
         if names == ["console"] and not config.feeds:
             await load_shipped_schedules(app.services)
         if demo_dir is not None:
@@ -155,6 +158,9 @@ async def _run(args: argparse.Namespace, config: Config, *, demo_dir: Path | Non
             print(_("Demo: session [{id}] starts in {minutes} minutes. Try /events, /subscribe {id}, "
                     "/live {id}, /poll \"How are you?\" Good Tired, /ask A question…",
                     id=demo_id, minutes=f"{args.minutes:g}"), flush=True)
+            if app.web is not None:
+                print(_("Web pages: {url} (in a live room, /projector gives the projector link; "
+                        "/admin the organisers' status page).", url=app.web.url), flush=True)
         await app.start_adapters()
         log.info("eventbot running with %s on %s", ", ".join(names), describe_database(config.db))
         await app.wait_finished()
@@ -166,7 +172,8 @@ async def _demo(args: argparse.Namespace, config: Config) -> int:
     from dataclasses import replace
 
     with tempfile.TemporaryDirectory(prefix="eventbot-demo-") as tmp:
-        config = replace(config, db=Path(tmp) / "demo.db")
+        config = replace(config, db=Path(tmp) / "demo.db",
+                         web_port=DEMO_WEB_PORT if config.web_port is None else config.web_port)
         args.adapters = args.adapters or ["console"]
         return await _run(args, config, demo_dir=Path(tmp))
 

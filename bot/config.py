@@ -106,13 +106,26 @@ class Config:
     0.2); raise it only with the limit on the server."""
     console_user: str = "you"
     log_level: str = "WARNING"
+    web_port: int | None = None
+    """Serve the web pages (projector, organiser status, health) on this port; unset, no server
+    (``eventbot demo`` serves on 8080, or a free port if that one is taken)."""
+    web_host: str = "127.0.0.1"
+    """The address the web server listens on (``0.0.0.0`` in a container behind a proxy)."""
+    web_base_url: str = ""
+    """The public address links are made from (``https://bot.example.org``); unset,
+    ``http://<web_host>:<web_port>``."""
+    web_join_url: str = ""
+    """Where the projector's QR code and short link send people (a group's invite link); unset,
+    the bot's own chat where an adapter gives one (Telegram: a link that subscribes to the session)."""
+    web_secret: SecretStr | None = None
+    """The key that signs projector and organiser links; unset, a random one kept in the store."""
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
 _LISTS = {"organisers", "adapters", "digest_chats", "allow_private_feeds"}
 _INTS = {"horizon_days", "feed_max_bytes", "reminder_batch", "early_window_minutes", "digest_hour",
          "reminder_lease_seconds", "worker_heartbeat_seconds", "discord_events_guild", "outbox_check_seconds",
-         "discord_shard_count"}
+         "discord_shard_count", "web_port"}
 
 
 def load_config(path: Path | None = None, env: Mapping[str, str] | None = None,
@@ -170,7 +183,7 @@ def _build(raw: dict[str, Any]) -> Config:
             elif key == "timezone":
                 zone(str(value))
                 values[key] = str(value)
-            elif key in {"telegram_token", "discord_token", "matrix_token", "matrix_password"}:
+            elif key in {"telegram_token", "discord_token", "matrix_token", "matrix_password", "web_secret"}:
                 values[key] = SecretStr(value) if value else None
             elif key == "feed_timeout":
                 values[key] = float(value)
@@ -205,6 +218,9 @@ def _build(raw: dict[str, Any]) -> Config:
         if ":" not in organiser:
             raise ConfigError(f"organiser {organiser!r} must be a namespaced id like telegram:1001")
     _check_shards(values.get("discord_shard_count"), values.get("discord_shard_ids", ()))
+    port = values.get("web_port")
+    if port is not None and not 0 <= port <= 65535:
+        raise ConfigError(f"invalid value for web_port: {port} is not a port number (0 to 65535)")
     return replace(Config(), **values)
 
 

@@ -29,6 +29,18 @@ if TYPE_CHECKING:
     from bot.services import Services
 
 
+async def facilitates(services: Services, role: Role, user_id: str, occurrence: Occurrence | None) -> bool:
+    """Whether someone with ``role`` may run ``occurrence``: organisers everywhere, facilitators
+    granted globally or for its series or the occurrence itself."""
+    if role >= Role.ORGANISER:
+        return True
+    grants = await services.store.people.facilitator_grants(user_id)
+    scopes = {g.event for g in grants}
+    if "" in scopes:
+        return True
+    return occurrence is not None and bool(scopes & {occurrence.id, occurrence.series_id})
+
+
 @dataclass(slots=True)
 class Context:
     """One incoming message being handled."""
@@ -90,13 +102,7 @@ class Context:
 
     async def is_facilitator_for(self, occurrence: Occurrence | None) -> bool:
         """Organisers everywhere; facilitators globally or for this series or occurrence."""
-        if self.role >= Role.ORGANISER:
-            return True
-        grants = await self.services.store.people.facilitator_grants(self.user.id)
-        scopes = {g.event for g in grants}
-        if "" in scopes:
-            return True
-        return occurrence is not None and bool(scopes & {occurrence.id, occurrence.series_id})
+        return await facilitates(self.services, self.role, self.user.id, occurrence)
 
     async def require_facilitator(self, occurrence: Occurrence | None, command: str) -> None:
         if not await self.is_facilitator_for(occurrence):

@@ -498,12 +498,15 @@ class LiveSession:
         qa_open: Whether ``/ask`` is accepted.
         moderated: Whether questions wait for a facilitator's ``/approve``.
         checkin_code: The code ``/checkin`` needs, or ``""`` for none.
+        focus: The number of the question the projector points at, or None (then it points
+            at the most upvoted open question).
     """
 
     occurrence_id: str
     qa_open: bool = True
     moderated: bool = False
     checkin_code: str = ""
+    focus: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

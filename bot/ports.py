@@ -225,6 +225,84 @@ class Finished(Protocol):
         ...
 
 
+@runtime_checkable
+class ReportsConnection(Protocol):
+    """Adapters that know whether they are connected to their platform right now (a gateway
+    that dropped, a polling loop that stopped). An adapter without it counts as connected
+    from its ``start`` until its ``stop``."""
+
+    @property
+    def connected(self) -> bool:
+        """True while the adapter can receive from and send to its platform."""
+        ...
+
+
+@runtime_checkable
+class SupportsJoinLink(Protocol):
+    """Adapters that can give a public link which opens a chat with the bot about a session
+    (the projector page shows it as a QR code)."""
+
+    def join_link(self, occurrence_id: str) -> str | None:
+        """A link that opens the bot's chat for this session, or None if there is none."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class AdapterHealth:
+    """How one adapter is doing, as the messenger has seen it.
+
+    Attributes:
+        name: The adapter (its id namespace).
+        connected: Started and, where it reports it, connected now.
+        last_error: The last failed send (other than a rate limit or an unreachable
+            person), or ``""``.
+        last_error_at: When it failed.
+        rate_limited_last_hour: Sends the platform refused with a rate limit (HTTP 429) in
+            the last hour.
+    """
+
+    name: str
+    connected: bool
+    last_error: str = ""
+    last_error_at: datetime | None = None
+    rate_limited_last_hour: int = 0
+
+
+class MetricsExposition(Protocol):
+    """What ``/metrics`` serves: this app's metrics in the Prometheus text format."""
+
+    def render(self) -> bytes:
+        """The exposition text (format 0.0.4), encoded in UTF-8."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedCertificate:
+    """A certificate of attendance the bot issued, as ``/verify/<code>`` confirms it.
+
+    Attributes:
+        code: Its verification code.
+        name: The person's name as printed.
+        title: The session.
+        start: When the session started (aware UTC).
+        timezone: The session's zone, to show the date in.
+        cpd_hours: CPD hours it certifies.
+        organiser: Who issued it (the facilitator or the organising team).
+    """
+
+    code: str
+    name: str
+    title: str
+    start: datetime
+    timezone: str
+    cpd_hours: float
+    organiser: str
+
+
+CertificateVerifier = Callable[[str], Awaitable["VerifiedCertificate | None"]]
+"""``await verify(code)``: the certificate with that verification code, or None."""
+
+
 # --------------------------------------------------------------------------- store
 
 
@@ -720,6 +798,11 @@ class LiveRepository(Protocol):
 
     async def get_session(self, occurrence_id: str) -> LiveSession:
         """Return the session's live settings (defaults if none are stored)."""
+        ...
+
+    async def set_focus(self, occurrence_id: str, number: int | None) -> None:
+        """Point the projector at question ``number`` (None: at the most upvoted open one).
+        Written alone, so it never undoes a concurrent change to the session's other settings."""
         ...
 
     async def update_session(self, session: LiveSession) -> None:

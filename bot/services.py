@@ -11,7 +11,7 @@ from bot.alarms import Alarms
 from bot.config import Config
 from bot.messenger import Messenger
 from bot.models import Occurrence
-from bot.ports import Clock, Store
+from bot.ports import CertificateVerifier, Clock, MetricsExposition, Store
 
 if TYPE_CHECKING:
     from bot.commands.router import Router
@@ -42,6 +42,10 @@ class Services:
     reminders: ReminderService | None = None
     worker: Worker | None = None
     """This process's row among the database's workers; what it claims is claimed for it."""
+    metrics: MetricsExposition | None = None
+    """This app's Prometheus metrics, served at ``/metrics`` (empty while none are set)."""
+    verify_certificate: CertificateVerifier | None = None
+    """Finds a certificate by its verification code, for ``/verify/<code>``."""
     person_listeners: list[PersonListener] = field(default_factory=list)
     private_listeners: list[PersonListener] = field(default_factory=list)
 

@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# Install the servers that the tests start for themselves, from Debian's packages, when missing:
-# PostgreSQL (the store contract tests run on it every time). Each test session starts its own
-# throwaway server on a unix socket; nothing here starts or configures a service.
+# Install the servers and the browser that the tests start for themselves, from Debian's packages,
+# when missing: PostgreSQL (the store contract tests run on it every time) and Chromium (the web
+# pages are tested in it, driven by Playwright, which never downloads a browser of its own).
+# Each test session starts its own throwaway server on a unix socket and its own headless browser;
+# nothing here starts or configures a service.
 set -euo pipefail
 need=()
 if ! command -v pg_ctl >/dev/null 2>&1 && ! compgen -G "/usr/lib/postgresql/*/bin/pg_ctl" >/dev/null; then
   need+=(postgresql)
+fi
+if [ ! -x /usr/bin/chromium ]; then
+  need+=(chromium)
 fi
 if [ "${#need[@]}" -gt 0 ]; then
   sudo=""

@@ -241,6 +241,11 @@ class DiscordAdapter:
         self._client = self._tree = self._task = None
         self._on_message = None
 
+    @property
+    def connected(self) -> bool:
+        client = self._client
+        return client is not None and client.is_ready() and not client.is_closed()
+
     # -- commands -------------------------------------------------------------------------------
 
     async def publish_commands(self, menu: CommandMenu) -> None:

@@ -285,6 +285,11 @@ class TelegramAdapter:
         log.error("error handling Telegram update %s: %s", update_id,
                   self._redactor.redact(repr(context.error)), exc_info=context.error)
 
+    @property
+    def connected(self) -> bool:
+        app = self._app
+        return app is not None and app.running and (app.updater is None or app.updater.running)
+
     def _polling_error(self, exc: TelegramError) -> None:
         log.warning("polling Telegram failed, retrying: %s", self._redactor.redact(str(exc)))
 
@@ -401,6 +406,15 @@ class TelegramAdapter:
                         commands, scope=scope, language_code=None if language == DEFAULT_LANGUAGE else language)
                 except TelegramError as exc:
                     raise _translate(exc, "setMyCommands", private=False) from None
+
+    def join_link(self, occurrence_id: str) -> str | None:
+        """The deep link that opens the bot's chat and subscribes to the session."""
+        if not self.username:
+            return None
+        try:
+            return subscribe_link(self.username, occurrence_id)
+        except ValueError:
+            return None
 
     def subscribe_link(self, event_id: str) -> str:
         """``https://t.me/<bot>?start=sub_<id>`` for this bot (known once started)."""

@@ -194,7 +194,15 @@ class SqlLiveRepository:
         if row is None:
             return LiveSession(occurrence_id)
         return LiveSession(occurrence_id, qa_open=bool(row.qa_open), moderated=bool(row.moderated),
-                           checkin_code=row.checkin_code)
+                           checkin_code=row.checkin_code, focus=row.focus_question)
+
+    async def set_focus(self, occurrence_id: str, number: int | None) -> None:
+        s = live_sessions.c
+        async with self._engine.begin() as conn:
+            updated = await conn.execute(live_sessions.update().where(s.occurrence_id == occurrence_id)
+                                         .values(focus_question=number))
+            if not updated.rowcount:
+                await conn.execute(live_sessions.insert().values(occurrence_id=occurrence_id, focus_question=number))
 
     async def update_session(self, session: LiveSession) -> None:
         s = live_sessions.c

@@ -212,6 +212,8 @@ live_sessions = sa.Table(
     sa.Column("question_counter", sa.Integer, nullable=False, server_default="0"),
     # NULL once Q&A has closed (migration 12 let it be): a new round makes a new one.
     sa.Column("salt", sa.String(64), nullable=True),
+    # The question the projector points at (its number), moved by the facilitator's page.
+    sa.Column("focus_question", sa.Integer, nullable=True),
 )
 
 polls = sa.Table(

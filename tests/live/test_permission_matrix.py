@@ -53,6 +53,8 @@ PRIVILEGED: dict[str, tuple[Form, ...]] = {
     "checkin": (Form("/checkin code ABC", SESSION_RIGHTS),),
     "attendance": (Form("/attendance", SESSION_RIGHTS), Form("/attendance ev1", SESSION_RIGHTS)),
     "language": (Form("/language cy --here", SESSION_RIGHTS),),
+    "projector": (Form("/projector", SESSION_RIGHTS),),
+    "admin": (Form("/admin", ORGANISERS),),
 }
 
 # Commands anyone may use (each acts on the sender's own data, or only reads what the room sees).
