@@ -1052,6 +1052,11 @@ class RateBudget(Protocol):
         it returns, and return its result."""
         ...
 
+    async def reserve_block(self, bucket: str, now: float, span: float) -> float:
+        """Take ``span`` seconds of ``bucket`` at once, from its next free instant (or ``now``,
+        whichever is later); return the end of what was taken."""
+        ...
+
     async def push_back(self, buckets: Sequence[str], until: float) -> None:
         """No send from ``buckets`` before ``until`` (the platform said wait)."""
         ...

@@ -23,6 +23,11 @@ from bot.ports import RateBudget, RateLimits
 
 Key = tuple[str, str]
 
+BLOCK_SECONDS = 0.5
+"""How much of a platform's shared bucket a process takes at once (a process that dies holds no
+more than this)."""
+_SLACK = timedelta(microseconds=1)
+
 
 @dataclass
 class _Bucket:
@@ -65,6 +70,8 @@ class Limiter:
     """Where the buckets live when shared by processes; None: in this process."""
     _buckets: dict[Key, _Bucket] = field(default_factory=dict)
     _paused: dict[str, datetime] = field(default_factory=dict)
+    _blocks: dict[str, list[datetime]] = field(default_factory=dict)
+    """Per platform, slots of its shared bucket this process holds: [next free, end)."""
 
     def _keys(self, platform: str, chat: str, group: bool) -> list[tuple[Key, timedelta]]:
         limits = self.limits(platform)
@@ -92,21 +99,50 @@ class Limiter:
         own = self._paused.get(chat, now)
         keys = self._keys(platform, chat, group)
         if self.budget is None or not keys:
-            buckets = [self._buckets.setdefault(key, _Bucket(interval)) for key, interval in keys]
-            answer, changes = _decide(overall, own, [(key, interval, bucket.next_free)
-                                                     for (key, interval), bucket in zip(keys, buckets, strict=True)])
-            for key, next_free in changes.items():
-                self._buckets[key].next_free = next_free
-            return answer
-        names = {_bucket_name(key): (key, interval) for key, interval in keys}
+            return self._take_here(overall, own, keys)
+        # The platform's bucket is taken a block at a time (half a second of slots): a store
+        # round trip per send would cap a process below the platform's rate. A group chat's own
+        # buckets, which several processes may well send into at once, are taken from the store
+        # send by send; a private chat's stay in this process (one person's reminders are
+        # claimed and sent by one process at a time).
+        chat_keys = [(key, interval) for key, interval in keys if key[1]]
+        platform_keys = [(key, interval) for key, interval in keys if not key[1]]
+        block: list[datetime] | None = None
+        if platform_keys:
+            (key, interval), = platform_keys
+            block = self._blocks.get(platform)
+            if block is None or max(overall, block[0]) + interval > block[1] + _SLACK:
+                count = max(1, round(BLOCK_SECONDS / interval.total_seconds()))
+                end = _instant(await self.budget.reserve_block(_bucket_name(key), _epoch(overall),
+                                                               count * interval.total_seconds()))
+                assert end is not None
+                block = self._blocks[platform] = [end - count * interval, end]
+            overall = max(overall, block[0])
+        if group and chat_keys:
+            names = {_bucket_name(key): (key, interval) for key, interval in chat_keys}
 
-        def decide(stored: dict[str, float | None]) -> tuple[tuple[datetime, bool], dict[str, float]]:
-            answer, changes = _decide(overall, own, [(key, interval, _instant(stored.get(name)))
-                                                     for name, (key, interval) in names.items()])
-            return answer, {_bucket_name(key): _epoch(when) for key, when in changes.items()}
+            def decide(stored: dict[str, float | None]) -> tuple[tuple[datetime, bool], dict[str, float]]:
+                answer, changes = _decide(overall, own, [(key, interval, _instant(stored.get(name)))
+                                                         for name, (key, interval) in names.items()])
+                return answer, {_bucket_name(key): _epoch(when) for key, when in changes.items()}
 
-        result: tuple[datetime, bool] = await self.budget.reserve(list(names), decide)
-        return result
+            answer: tuple[datetime, bool] = await self.budget.reserve(list(names), decide)
+        else:
+            answer = self._take_here(overall, own, chat_keys)
+        slot, reserved = answer
+        if reserved and block is not None:
+            block[0] = slot + platform_keys[0][1]
+        return answer
+
+    def _take_here(self, overall: datetime, own: datetime, keys: list[tuple[Key, timedelta]],
+                   ) -> tuple[datetime, bool]:
+        """``take`` on buckets kept in this process."""
+        buckets = [self._buckets.setdefault(key, _Bucket(interval)) for key, interval in keys]
+        answer, changes = _decide(overall, own, [(key, interval, bucket.next_free)
+                                                 for (key, interval), bucket in zip(keys, buckets, strict=True)])
+        for key, next_free in changes.items():
+            self._buckets[key].next_free = next_free
+        return answer
 
     def group_interval(self, platform: str) -> float | None:
         """Seconds between sends into one group chat, if the platform limits that."""
@@ -127,6 +163,8 @@ class Limiter:
             if bucket_platform == platform and (not chat or bucket_chat in {chat, "group:" + chat}) and (
                     bucket.next_free is None or bucket.next_free < until):
                 bucket.next_free = until
+        if not chat:
+            self._blocks.pop(platform, None)  # slots held from before the pause are not to be used
         if self.budget is not None:
             names = [_bucket_name((platform, c)) for c in ((chat, "group:" + chat) if chat else ("",))]
             await self.budget.push_back(names, _epoch(until))

@@ -31,6 +31,14 @@ class SqlRateBudget:
                 await conn.execute(rate_slots.update().where(b.bucket == bucket).values(next_free=next_free))
         return result
 
+    async def reserve_block(self, bucket: str, now: float, span: float) -> float:
+        async with self._engine.begin() as conn:
+            await insert_missing(conn, rate_slots, [{"bucket": bucket, "next_free": None}], ["bucket"])
+            start = sa.case((sa.func.coalesce(b.next_free, now) < now, now), else_=sa.func.coalesce(b.next_free, now))
+            end = await conn.scalar(rate_slots.update().where(b.bucket == bucket).values(next_free=start + span)
+                                    .returning(b.next_free))
+        return float(end)
+
     async def push_back(self, buckets: Sequence[str], until: float) -> None:
         keys = sorted(set(buckets))
         async with self._engine.begin() as conn:
