@@ -91,13 +91,18 @@ class Config:
     discord_guilds: tuple[int, ...] = ()
     discord_events_guild: int | None = None
     console_user: str = "you"
+    web_port: int | None = None
+    """Where the web server (projector, admin page, /healthz, /metrics) listens; None: off."""
+    web_base_url: str = ""
+    """The public address links to the web are made from (``https://events.example.org``)."""
     log_level: str = "WARNING"
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
 _LISTS = {"organisers", "adapters", "digest_chats", "allow_private_feeds"}
 _INTS = {"horizon_days", "feed_max_bytes", "reminder_batch", "early_window_minutes", "digest_hour",
-         "reminder_lease_seconds", "worker_heartbeat_seconds", "discord_events_guild", "outbox_check_seconds"}
+         "reminder_lease_seconds", "worker_heartbeat_seconds", "discord_events_guild", "outbox_check_seconds",
+         "web_port"}
 
 
 def load_config(path: Path | None = None, env: Mapping[str, str] | None = None,

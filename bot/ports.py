@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 from bot.models import (
+    CertificateRecord,
     Checkin,
     Delivered,
     FacilitatorGrant,
@@ -821,6 +822,20 @@ class RateBudget(Protocol):
         ...
 
 
+class CertificateRepository(Protocol):
+    """Certificates of attendance issued, under their verification codes."""
+
+    async def issue(self, record: CertificateRecord, user_id: str) -> CertificateRecord:
+        """Store what a certificate for ``user_id`` says. The first issue for a person and
+        session keeps ``record.code``; a later one keeps the code stored then and updates what
+        it says. Return the record as stored (with the code that holds)."""
+        ...
+
+    async def by_code(self, code: str) -> CertificateRecord | None:
+        """The certificate with this canonical code, or None."""
+        ...
+
+
 class Store(Protocol):
     """The source of truth. Repositories group the queries by concern; every query the core
     runs is behind one of them, so another backend can replace the SQLite one."""
@@ -855,6 +870,15 @@ class Store(Protocol):
         """The processes working on the database, and their heartbeats."""
         ...
 
+    @property
+    def certificates(self) -> CertificateRepository:
+        """Certificates of attendance issued, by verification code."""
+        ...
+
+    async def ping(self) -> None:
+        """Run a trivial query; raise if the database does not answer."""
+        ...
+
     async def close(self) -> None:
         """Release the connection pool."""
         ...
@@ -864,6 +888,7 @@ __all__ = [
     "CalendarInfo",
     "CalendarRepository",
     "Capability",
+    "CertificateRepository",
     "ChatAdapter",
     "Clock",
     "CommandMenu",

@@ -136,6 +136,7 @@ MIGRATIONS: list[Migration] = [
         add_column(schema.users, "username"), allow_null(schema.live_sessions, "salt"))),
     Migration(14, "chat times past 2038", widen_to_bigint(schema.chats, "updated_ts")),
     Migration(15, "a rate budget shared by every process", create_tables(schema.rate_slots)),
+    Migration(18, "certificates with verification codes", create_tables(schema.certificates)),
 ]
 
 
