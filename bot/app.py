@@ -23,6 +23,7 @@ from bot.core import Bot
 from bot.errors import AdapterUnavailable
 from bot.i18n import LANGUAGES, translator
 from bot.messenger import Messenger
+from bot.metrics import Metrics
 from bot.ports import ChatAdapter, Clock, CommandMenu, Finished, SupportsCommandMenu
 from bot.services import Services
 from bot.store.sql import SqlStore
@@ -138,9 +139,10 @@ async def open_app(config: Config, *, adapters: Sequence[ChatAdapter] = (), cloc
         await worker.start()
         stack.push_async_callback(worker.stop)
         alarms = alarms or SchedulerAlarms(clock)
-        messenger = Messenger(adapters)
+        metrics = Metrics()
+        messenger = Messenger(adapters, metrics=metrics)
         services = Services(config=config, store=store, clock=clock, messenger=messenger,
-                            router=build_router(features), alarms=alarms, worker=worker)
+                            router=build_router(features), alarms=alarms, worker=worker, metrics=metrics)
         bot = Bot(services)
         for feature in features:
             setup = getattr(feature, "setup", None)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from bot.errors import AdapterUnavailable
+from bot.errors import AdapterUnavailable, RateLimited
+from bot.metrics import Metrics
 from bot.models import Delivered, Outgoing, platform_of
 from bot.ports import Capability, ChatAdapter, RateLimits
 
@@ -15,8 +16,9 @@ log = logging.getLogger(__name__)
 class Messenger:
     """The core's one way out: ``send`` picks the adapter by the id's namespace."""
 
-    def __init__(self, adapters: Iterable[ChatAdapter] = ()) -> None:
+    def __init__(self, adapters: Iterable[ChatAdapter] = (), *, metrics: Metrics | None = None) -> None:
         self._adapters: dict[str, ChatAdapter] = {}
+        self._metrics = metrics
         for adapter in adapters:
             self.add(adapter)
 
@@ -44,4 +46,10 @@ class Messenger:
 
     async def send(self, message: Outgoing) -> Delivered:
         """Deliver through the owning adapter; adapter errors propagate to the caller."""
-        return await self.adapter_for(message.destination).send(message)
+        adapter = self.adapter_for(message.destination)
+        try:
+            return await adapter.send(message)
+        except RateLimited:
+            if self._metrics is not None:
+                self._metrics.rate_limited.labels(adapter.name).inc()
+            raise

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Protocol
 from bot.alarms import Alarms
 from bot.config import Config
 from bot.messenger import Messenger
+from bot.metrics import Metrics
 from bot.models import Occurrence
 from bot.ports import Clock, Store
 
@@ -42,6 +43,8 @@ class Services:
     reminders: ReminderService | None = None
     worker: Worker | None = None
     """This process's row among the database's workers; what it claims is claimed for it."""
+    metrics: Metrics = field(default_factory=Metrics)
+    """This app's counters (``/metrics``); the composition root builds it."""
     person_listeners: list[PersonListener] = field(default_factory=list)
     private_listeners: list[PersonListener] = field(default_factory=list)
 
