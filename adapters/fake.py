@@ -74,6 +74,8 @@ class FakeAdapter:
     deliveries: Path | None = None
     send_delay: float = 0.0
     rate_limited: int = 0
+    connected: bool = False
+    """True from ``start`` to ``stop``; a test sets it False to play a lost connection."""
     _handler: MessageHandler | None = None
     _counter: int = 0
     _buckets: dict[str, _Bucket] = field(default_factory=dict)
@@ -93,9 +95,11 @@ class FakeAdapter:
 
     async def start(self, on_message: MessageHandler) -> None:
         self._handler = on_message
+        self.connected = True
 
     async def stop(self) -> None:
         self._handler = None
+        self.connected = False
 
     # -- driving the bot ------------------------------------------------------------
 

@@ -184,6 +184,18 @@ class SupportsEventMirror(Protocol):
 
 
 @runtime_checkable
+class ReportsConnection(Protocol):
+    """Adapters that can tell whether they are connected to their platform right now (for
+    ``/healthz``). An adapter without it is taken as connected while the app runs."""
+
+    @property
+    def connected(self) -> bool:
+        """True while started and able to receive: polling or the gateway is up, the last
+        attempt to reach the platform succeeded."""
+        ...
+
+
+@runtime_checkable
 class Finished(Protocol):
     """Adapters (the console) that can end the run by themselves, e.g. at end of input."""
 
@@ -904,6 +916,7 @@ __all__ = [
     "ReminderOutcome",
     "ReminderRepository",
     "ReminderSummary",
+    "ReportsConnection",
     "SeriesRecord",
     "Store",
     "SupportsCommandMenu",

@@ -100,6 +100,15 @@ class _Client(discord.Client):
         super().__init__(**options)
         self._adapter = adapter
 
+    async def on_ready(self) -> None:
+        self._adapter._gateway_up = True
+
+    async def on_resumed(self) -> None:
+        self._adapter._gateway_up = True
+
+    async def on_disconnect(self) -> None:
+        self._adapter._gateway_up = False
+
     async def on_interaction(self, interaction: discord.Interaction[Any]) -> None:
         if interaction.type is discord.InteractionType.component:
             await self._adapter._on_component(interaction)
@@ -148,6 +157,7 @@ class DiscordAdapter:
         self._voter_locks: dict[tuple[int, int], asyncio.Lock] = {}
         # Handlers still running: stop() lets them finish before the store closes.
         self._inflight: set[asyncio.Task[Any]] = set()
+        self._gateway_up = False  # READY or RESUMED seen since the last disconnect
 
     def __repr__(self) -> str:
         return f"DiscordAdapter(guilds={self._guilds!r})"
@@ -206,6 +216,12 @@ class DiscordAdapter:
             await asyncio.gather(*pending, return_exceptions=True)
         self._client = self._tree = self._task = None
         self._on_message = None
+        self._gateway_up = False
+
+    @property
+    def connected(self) -> bool:
+        """The gateway is up (ready or resumed since it last dropped)."""
+        return self._client is not None and not self._client.is_closed() and self._gateway_up
 
     # -- commands -------------------------------------------------------------------------------
 

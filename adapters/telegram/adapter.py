@@ -83,9 +83,17 @@ class _UpdatesRequest(HTTPXRequest):
     fetched forever. Here each update is checked first; a malformed one is logged and
     reduced to its ``update_id`` so that it is acknowledged and nothing else is lost."""
 
+    reachable = True
+    """Whether the last ``getUpdates`` got an answer from the Bot API (for ``connected``)."""
+
     async def do_request(self, url: str, method: str, request_data: Any = None, *args: Any,
                          **kwargs: Any) -> tuple[int, bytes]:
-        code, payload = await super().do_request(url, method, request_data, *args, **kwargs)
+        try:
+            code, payload = await super().do_request(url, method, request_data, *args, **kwargs)
+        except BaseException:
+            self.reachable = False
+            raise
+        self.reachable = code == 200
         if code != 200:
             return code, payload
         try:
@@ -229,6 +237,16 @@ class TelegramAdapter:
             await app.shutdown()
         self._on_message = None
         self._redactor.uninstall()
+
+    @property
+    def connected(self) -> bool:
+        """Started and receiving: in polling mode, the last ``getUpdates`` was answered."""
+        app = self._app
+        if app is None or not app.running or app.updater is None or not app.updater.running:
+            return False
+        if self._webhook_url:
+            return True
+        return all(r.reachable for r in self._requests if isinstance(r, _UpdatesRequest))
 
     # -- receiving ---------------------------------------------------------------------------
 
