@@ -101,8 +101,7 @@ class Config:
 
 _LISTS = {"organisers", "adapters", "digest_chats", "allow_private_feeds"}
 _INTS = {"horizon_days", "feed_max_bytes", "reminder_batch", "early_window_minutes", "digest_hour",
-         "reminder_lease_seconds", "worker_heartbeat_seconds", "discord_events_guild", "outbox_check_seconds",
-         "web_port"}
+         "reminder_lease_seconds", "worker_heartbeat_seconds", "discord_events_guild", "outbox_check_seconds"}
 
 
 def load_config(path: Path | None = None, env: Mapping[str, str] | None = None,
@@ -150,6 +149,8 @@ def _build(raw: dict[str, Any]) -> Config:
         for key, value in raw.items():
             if key in _LISTS:
                 values[key] = _as_list(value)
+            elif key == "web_port":
+                values[key] = int(value) if str(value).strip() else None  # empty: no web server
             elif key in _INTS:
                 values[key] = int(value)
             elif key == "db":
