@@ -16,6 +16,17 @@ COPY adapters ./adapters
 COPY schedules ./schedules
 RUN pip install --no-cache-dir '.[discord,telegram,postgres]'
 
+# The web server (projector, admin page, /healthz, /metrics) listens here inside the container;
+# publish it with -p 8080:8080 to reach it from outside.
+ENV EVENTBOT_WEB_PORT=8080
+EXPOSE 8080
+
+# Healthy when /healthz answers 200: the database answers and every platform is connected.
+# No curl in the image: Python's urllib asks (a 503 or no answer raises, and exits 1). With
+# EVENTBOT_WEB_PORT set empty there is no web server, so nothing to ask.
+HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 \
+    CMD python -c "import os, sys, urllib.request; port = os.environ.get('EVENTBOT_WEB_PORT', '').strip(); sys.exit(0 if not port else urllib.request.urlopen(f'http://127.0.0.1:{port}/healthz', timeout=8).status != 200)"
+
 USER eventbot
 VOLUME ["/data"]
 CMD ["eventbot", "run"]

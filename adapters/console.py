@@ -91,6 +91,11 @@ class ConsoleAdapter:
                 await self._task
         self._stdout.flush()
 
+    @property
+    def connected(self) -> bool:
+        """Reading the terminal: started, and input has not ended."""
+        return self._task is not None and not self._task.done()
+
     async def wait_finished(self) -> None:
         await self._finished.wait()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -22,7 +23,9 @@ from bot.config import Config
 from bot.core import Bot
 from bot.errors import AdapterUnavailable
 from bot.i18n import LANGUAGES, translator
+from bot.live.certificate import verified
 from bot.messenger import Messenger
+from bot.metrics import Metrics
 from bot.ports import (
     ChatAdapter,
     Clock,
@@ -205,9 +208,11 @@ async def open_app(config: Config, *, adapters: Sequence[ChatAdapter] = (), cloc
         await worker.start()
         stack.push_async_callback(worker.stop)
         alarms = alarms or SchedulerAlarms(clock)
-        messenger = Messenger(adapters, clock)
+        metrics = Metrics()
+        messenger = Messenger(adapters, clock, metrics=metrics)
         services = Services(config=config, store=store, clock=clock, messenger=messenger,
-                            router=build_router(features), alarms=alarms, worker=worker)
+                            router=build_router(features), alarms=alarms, worker=worker, metrics=metrics)
+        services.verify_certificate = functools.partial(verified, store)
         bot = Bot(services)
         for feature in features:
             setup = getattr(feature, "setup", None)

@@ -48,6 +48,7 @@ from bot.feeds import (
 from bot.i18n import N_, Translator, reader_language, translator
 from bot.ical import FeedProblem, expand, feed_hash, parse_feed
 from bot.identities import recipient
+from bot.metrics import Metrics
 from bot.models import Attachment, EventStatus, Notice, NoticeItem, NoticeKind, Occurrence, Outgoing, UserRef
 from bot.ports import CalendarInfo, Clock, HeldRefresh, PlannedNotice, SeriesRecord, Store
 from bot.redact import protect_source
@@ -180,8 +181,10 @@ class CalendarService:
         fetcher: FeedFetcher | None = None,
         max_cancel_share: float = DEFAULT_MAX_CANCEL_SHARE,
         notices: ChangeNotices | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.store = store
+        self.metrics = metrics
         self.notices = notices
         self.clock = clock
         self.horizon = timedelta(days=horizon_days)
@@ -234,8 +237,15 @@ class CalendarService:
             raise UserError(N_("A calendar needs a name."))
         lock = self._locks.setdefault(name, asyncio.Lock())
         async with lock:
-            return await self._sync(name, source, timezone, refresh_minutes, progress or _no_progress, force,
-                                    configured)
+            if self.metrics is not None:
+                self.metrics.feed_refreshes.inc()
+            try:
+                return await self._sync(name, source, timezone, refresh_minutes, progress or _no_progress, force,
+                                        configured)
+            except Exception:
+                if self.metrics is not None:
+                    self.metrics.feed_errors.inc()
+                raise
 
     async def _sync(self, name: str, source: str | None, timezone: str | None,
                     refresh_minutes: int | None, progress: Progress = _no_progress,

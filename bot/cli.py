@@ -22,6 +22,7 @@ from bot.config import Config, load_config
 from bot.errors import BotError, UserError
 from bot.feeds import secret_parts
 from bot.i18n import translator
+from bot.logformat import FORMATS, TEXT_FORMAT, formatter
 from bot.models import Occurrence
 from bot.redact import PlatformPayloads, SecretRedactor, install
 
@@ -102,15 +103,21 @@ def _add_global_options(parser: argparse.ArgumentParser, *, defaults: bool) -> N
                         help="TOML settings file (env EVENTBOT_CONFIG); EVENTBOT_* variables override it")
     parser.add_argument("-v", "--verbose", action="count", default=default(0),
                         help="more log output (-vv for debug)")
+    parser.add_argument("--log-format", choices=FORMATS,
+                        default=default(os.environ.get("EVENTBOT_LOG_FORMAT") or "text"),
+                        help="text, or json: one JSON object per line (env EVENTBOT_LOG_FORMAT)")
 
 
-def configure_logging(verbosity: int) -> SecretRedactor:
-    """Log to stderr at WARNING, INFO (``-v``) or DEBUG (``-vv``), through a redactor on
-    every handler (so for every logger, at every level); secrets are added to it as they
-    become known."""
+def configure_logging(verbosity: int, log_format: str = "text") -> SecretRedactor:
+    """Log to stderr at WARNING, INFO (``-v``) or DEBUG (``-vv``), as text or JSON lines,
+    through a redactor on every handler (so for every logger, at every level); secrets are
+    added to it as they become known."""
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbosity, 2)]
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(level=level, format=TEXT_FORMAT, stream=sys.stderr)
     logging.getLogger().setLevel(level)
+    if log_format != "text":
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(formatter(log_format))
     redactor = SecretRedactor()
     install(redactor)
     install(PlatformPayloads())
@@ -126,7 +133,7 @@ def config_secrets(config: Config) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    redactor = configure_logging(args.verbose)
+    redactor = configure_logging(args.verbose, args.log_format)
     try:
         config_path = args.config or (Path(os.environ["EVENTBOT_CONFIG"]) if os.environ.get("EVENTBOT_CONFIG")
                                       else None)

@@ -173,6 +173,8 @@ def _build(raw: dict[str, Any]) -> Config:
         for key, value in raw.items():
             if key in _LISTS:
                 values[key] = _as_list(value)
+            elif key == "web_port":
+                values[key] = int(value) if str(value).strip() else None  # empty: no web server
             elif key in _INTS:
                 values[key] = int(value)
             elif key == "db":

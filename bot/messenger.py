@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 from bot.clock import SystemClock
 from bot.errors import AdapterUnavailable, DeliveryFailed, RateLimited, RecipientUnreachable
+from bot.metrics import Metrics
 from bot.models import Delivered, Outgoing, platform_of
 from bot.ports import AdapterHealth, Capability, ChatAdapter, Clock, RateLimits, ReportsConnection
 
@@ -35,10 +36,12 @@ class _Seen:
 class Messenger:
     """The core's one way out: ``send`` picks the adapter by the id's namespace."""
 
-    def __init__(self, adapters: Iterable[ChatAdapter] = (), clock: Clock | None = None) -> None:
+    def __init__(self, adapters: Iterable[ChatAdapter] = (), clock: Clock | None = None, *,
+                 metrics: Metrics | None = None) -> None:
         self._adapters: dict[str, ChatAdapter] = {}
         self._seen: dict[str, _Seen] = {}
         self.clock: Clock = clock or SystemClock()
+        self._metrics = metrics
         for adapter in adapters:
             self.add(adapter)
 
@@ -75,6 +78,8 @@ class Messenger:
             now = self.clock.now()
             seen.rate_limited.append(now)
             seen.forget_before(now - RATE_WINDOW)
+            if self._metrics is not None:
+                self._metrics.rate_limited.labels(adapter.name).inc()
             raise
         except RecipientUnreachable:
             raise  # the person's doing, not the platform's

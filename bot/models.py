@@ -627,3 +627,29 @@ class Checkin:
     user_id: str
     name: str
     checked_in_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateRecord:
+    """What a certificate of attendance said when it was (last) issued, found by its
+    verification code. It names no platform id: anyone holding the code may see it.
+
+    Attributes:
+        code: The verification code (canonical form: upper case, no separators).
+        occurrence_id: The session's id.
+        name: The person's name as printed.
+        session: The session's title.
+        date: The session's date in its own zone.
+        hours: CPD hours.
+        organiser: The session's facilitator or organiser, else the programme's name.
+        issued_at: When it was last issued (the same person and session keep one code).
+    """
+
+    code: str
+    occurrence_id: str
+    name: str
+    session: str
+    date: date
+    hours: float
+    organiser: str
+    issued_at: datetime

@@ -15,6 +15,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from bot.identities import Difference
 from bot.models import (
+    CertificateRecord,
     Checkin,
     Delivered,
     FacilitatorGrant,
@@ -1079,6 +1080,20 @@ class AdapterStateRepository(Protocol):
         ...
 
 
+class CertificateRepository(Protocol):
+    """Certificates of attendance issued, under their verification codes."""
+
+    async def issue(self, record: CertificateRecord, user_id: str) -> CertificateRecord:
+        """Store what a certificate for ``user_id`` says. The first issue for a person and
+        session keeps ``record.code``; a later one keeps the code stored then and updates what
+        it says. Return the record as stored (with the code that holds)."""
+        ...
+
+    async def by_code(self, code: str) -> CertificateRecord | None:
+        """The certificate with this canonical code, or None."""
+        ...
+
+
 class Store(Protocol):
     """The source of truth. Repositories group the queries by concern; every query the core
     runs is behind one of them, so another backend can replace the SQLite one."""
@@ -1123,6 +1138,15 @@ class Store(Protocol):
         """What adapters keep across restarts."""
         ...
 
+    @property
+    def certificates(self) -> CertificateRepository:
+        """Certificates of attendance issued, by verification code."""
+        ...
+
+    async def ping(self) -> None:
+        """Run a trivial query; raise if the database does not answer."""
+        ...
+
     async def close(self) -> None:
         """Release the connection pool."""
         ...
@@ -1133,6 +1157,7 @@ __all__ = [
     "CalendarInfo",
     "CalendarRepository",
     "Capability",
+    "CertificateRepository",
     "ChatAdapter",
     "Clock",
     "CommandMenu",
@@ -1151,6 +1176,7 @@ __all__ = [
     "ReminderOutcome",
     "ReminderRepository",
     "ReminderSummary",
+    "ReportsConnection",
     "SeriesRecord",
     "Store",
     "SupportsCommandMenu",

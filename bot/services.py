@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Protocol
 from bot.alarms import Alarms
 from bot.config import Config
 from bot.messenger import Messenger
+from bot.metrics import Metrics
 from bot.models import Occurrence
-from bot.ports import CertificateVerifier, Clock, MetricsExposition, Store
+from bot.ports import CertificateVerifier, Clock, Store
 
 if TYPE_CHECKING:
     from bot.commands.router import Router
@@ -42,8 +43,8 @@ class Services:
     reminders: ReminderService | None = None
     worker: Worker | None = None
     """This process's row among the database's workers; what it claims is claimed for it."""
-    metrics: MetricsExposition | None = None
-    """This app's Prometheus metrics, served at ``/metrics`` (empty while none are set)."""
+    metrics: Metrics = field(default_factory=Metrics)
+    """This app's counters, served at ``/metrics``; the composition root builds it."""
     verify_certificate: CertificateVerifier | None = None
     """Finds a certificate by its verification code, for ``/verify/<code>``."""
     person_listeners: list[PersonListener] = field(default_factory=list)

@@ -105,6 +105,15 @@ class _Events:
 
     _adapter: DiscordAdapter
 
+    async def on_ready(self) -> None:
+        self._adapter._gateway_up = True
+
+    async def on_resumed(self) -> None:
+        self._adapter._gateway_up = True
+
+    async def on_disconnect(self) -> None:
+        self._adapter._gateway_up = False
+
     async def on_interaction(self, interaction: discord.Interaction[Any]) -> None:
         if interaction.type is discord.InteractionType.component:
             await self._adapter._on_component(interaction)
@@ -167,6 +176,7 @@ class DiscordAdapter:
         self._voter_locks: dict[tuple[int, int], asyncio.Lock] = {}
         # Handlers still running: stop() lets them finish before the store closes.
         self._inflight: set[asyncio.Task[Any]] = set()
+        self._gateway_up = False  # READY or RESUMED seen since the last disconnect
 
     def __repr__(self) -> str:
         return f"DiscordAdapter(guilds={self._guilds!r})"
@@ -240,11 +250,12 @@ class DiscordAdapter:
             await asyncio.gather(*pending, return_exceptions=True)
         self._client = self._tree = self._task = None
         self._on_message = None
+        self._gateway_up = False
 
     @property
     def connected(self) -> bool:
-        client = self._client
-        return client is not None and client.is_ready() and not client.is_closed()
+        """The gateway is up (ready or resumed since it last dropped)."""
+        return self._client is not None and not self._client.is_closed() and self._gateway_up
 
     # -- commands -------------------------------------------------------------------------------
 

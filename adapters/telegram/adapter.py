@@ -90,9 +90,17 @@ class _UpdatesRequest(HTTPXRequest):
     fetched forever. Here each update is checked first; a malformed one is logged and
     reduced to its ``update_id`` so that it is acknowledged and nothing else is lost."""
 
+    reachable = True
+    """Whether the last ``getUpdates`` got an answer from the Bot API (for ``connected``)."""
+
     async def do_request(self, url: str, method: str, request_data: Any = None, *args: Any,
                          **kwargs: Any) -> tuple[int, bytes]:
-        code, payload = await super().do_request(url, method, request_data, *args, **kwargs)
+        try:
+            code, payload = await super().do_request(url, method, request_data, *args, **kwargs)
+        except BaseException:
+            self.reachable = False
+            raise
+        self.reachable = code == 200
         if code != 200:
             return code, payload
         try:
@@ -266,6 +274,17 @@ class TelegramAdapter:
         self._on_message = None
         self._redactor.uninstall()
 
+    @property
+    def connected(self) -> bool:
+        """Started; and while this process polls (it leads), the last ``getUpdates`` was
+        answered. A process that only sends (another polls) is connected while it runs."""
+        app = self._app
+        if app is None or not app.running:
+            return False
+        if self._webhook_url or app.updater is None or not app.updater.running:
+            return True
+        return all(r.reachable for r in self._requests if isinstance(r, _UpdatesRequest))
+
     # -- receiving ---------------------------------------------------------------------------
 
     async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -284,11 +303,6 @@ class TelegramAdapter:
         update_id = update.update_id if isinstance(update, Update) else None
         log.error("error handling Telegram update %s: %s", update_id,
                   self._redactor.redact(repr(context.error)), exc_info=context.error)
-
-    @property
-    def connected(self) -> bool:
-        app = self._app
-        return app is not None and app.running and (app.updater is None or app.updater.running)
 
     def _polling_error(self, exc: TelegramError) -> None:
         log.warning("polling Telegram failed, retrying: %s", self._redactor.redact(str(exc)))

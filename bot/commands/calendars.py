@@ -59,7 +59,7 @@ async def setup(services: Services, stack: contextlib.AsyncExitStack) -> None:
     service = CalendarService(services.store, services.clock, horizon_days=config.horizon_days,
                               default_timezone=config.timezone, fetcher=fetcher,
                               max_cancel_share=config.feed_max_cancel_share,
-                              notices=ChangeNotices(services.store))
+                              notices=ChangeNotices(services.store), metrics=services.metrics)
     service.add_hold_listener(HoldNotices(services.store, services.messenger.send, config.organisers,
                                           default_language=config.language,
                                           max_cancel_share=config.feed_max_cancel_share))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import shlex
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -376,8 +377,11 @@ class Router:
     async def dispatch(self, ctx: Context, incoming: Incoming, bot_username: str | None = None) -> None:
         """Run whatever the message asks for and reply; never raises for user mistakes."""
         _ = ctx._
+        started = time.perf_counter()
+        timed: str | None = None  # the command's name, once known (never what was typed)
         try:
             if incoming.action:
+                timed = self._action_name(incoming.action)
                 await self._run_action(ctx, incoming.action)
                 return
             if not self.is_command(incoming.text):
@@ -386,6 +390,7 @@ class Router:
                 spec, parsed = self.parse(incoming.text, bot_username)
             except _NotForUs:
                 return
+            timed = spec.name
             if ctx.role < spec.role:
                 raise PermissionDenied(
                     N_("Only organisers can use /{name}.") if spec.role is Role.ORGANISER
@@ -405,6 +410,16 @@ class Router:
                           incoming.chat.id, incoming.text.split(" ", 1)[0][:50],
                           incoming.action.partition(":")[0] if incoming.action else None)
             await ctx.reply(_("Sorry, something went wrong on my side. The organisers can find it in the log."))
+        finally:
+            if timed is not None:
+                ctx.services.metrics.command_seconds.labels(timed).observe(time.perf_counter() - started)
+
+    def _action_name(self, action: str) -> str | None:
+        """A button press is timed as the command it stands for, else as its registered kind."""
+        prefix = action.partition(":")[0]
+        if prefix not in self._actions:
+            return None
+        return self._action_counts_as.get(prefix) or f"button:{prefix}"
 
     def _count_use(self, ctx: Context, spec: CommandSpec) -> None:
         """Count one use of ``spec`` by this person against its limit.

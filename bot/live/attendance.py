@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from datetime import timedelta
 
@@ -10,7 +11,7 @@ from bot.commands.targets import resolve_occurrence
 from bot.context import Context
 from bot.errors import UsageError, UserError
 from bot.i18n import N_
-from bot.live.certificate import certificate_html
+from bot.live.certificate import certificate_pdf, issue_certificate, verify_url
 from bot.live.session import (
     CHECKIN_OPENS_BEFORE,
     bound_occurrence,
@@ -122,11 +123,14 @@ async def certificate(ctx: Context, cmd: ParsedCommand) -> None:
     if not (messenger.can(ctx.user.id, Capability.FILES) and messenger.can(ctx.user.id, Capability.DIRECT_MESSAGES)):
         raise UserError(N_("I cannot send files here; an organiser can make your certificate with "
                            "eventbot certificate --event {id}."), id=occurrence.id)
-    page = certificate_html(occurrence, mine[0], _, name=ctx.settings.display_name or mine[0].name)
+    record = await issue_certificate(ctx.services.store, occurrence, mine[0],
+                                     name=ctx.settings.display_name or mine[0].name, now=ctx.now)
+    document = await asyncio.to_thread(certificate_pdf, record, occurrence, _,
+                                       verify_url=verify_url(ctx.services.config, record))
     await ctx.reply_private(
         _("Your certificate of attendance for “{title}” ({hours} CPD hours).", title=occurrence.title,
-          hours=format_hours(cpd_hours(occurrence))),
-        attachment=Attachment(f"certificate-{occurrence.id}.html", page.encode("utf-8"), "text/html"))
+          hours=format_hours(record.hours)),
+        attachment=Attachment(f"certificate-{occurrence.id}.pdf", document, "application/pdf"))
 
 
 def register(router: Router) -> None:

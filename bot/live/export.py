@@ -1,4 +1,4 @@
-"""Exports after the session: ``eventbot export-results``, ``export-attendance``, ``certificate``.
+"""Exports after the session: ``eventbot export-results``, ``export-attendance``, ``certificate`` (PDF).
 
 Results JSON::
 
@@ -31,7 +31,7 @@ from typing import Any
 from bot.clock import SystemClock
 from bot.config import Config
 from bot.i18n import translator
-from bot.live.certificate import certificate_html
+from bot.live.certificate import certificate_html, certificate_pdf, issue_certificate, verify_url
 from bot.live.session import cpd_hours
 from bot.ports import Store
 from bot.store.sql import SqlStore
@@ -164,15 +164,26 @@ async def _certificate(args: argparse.Namespace, config: Config) -> int:
             print(f"error: {args.user} did not check in to {occurrence.id}", file=sys.stderr)
             return 1
         settings = await store.people.get_settings(args.user)
+        name = settings.display_name or found[0].name
+        record = await issue_certificate(store, occurrence, found[0], name=name, now=SystemClock().now())
     finally:
         await store.close()
-    document = certificate_html(occurrence, found[0], translator(settings.language or config.language),
-                                name=settings.display_name or found[0].name)
-    if args.out:
-        await asyncio.to_thread(Path(args.out).write_text, document, encoding="utf-8")
-        print(f"wrote {args.out}", file=sys.stderr)
+    _ = translator(settings.language or config.language)
+    document: bytes
+    if args.html:
+        document = certificate_html(occurrence, found[0], _, name=name, code=record.code).encode("utf-8")
     else:
-        sys.stdout.write(document)
+        document = await asyncio.to_thread(certificate_pdf, record, occurrence, _,
+                                           verify_url=verify_url(config, record))
+    if args.out:
+        await asyncio.to_thread(Path(args.out).write_bytes, document)
+        print(f"wrote {args.out} (verification code {record.code})", file=sys.stderr)
+    elif sys.stdout.isatty() and not args.html:
+        print("error: a PDF is not for a terminal: give --out FILE, or redirect the output", file=sys.stderr)
+        return 2
+    else:
+        sys.stdout.buffer.write(document)
+        sys.stdout.flush()
     return 0
 
 
@@ -191,8 +202,9 @@ def add_cli(subparsers: argparse._SubParsersAction[Any]) -> None:
     fmt.add_argument("--json", action="store_true", help="JSON")
     att.set_defaults(handler=_export_attendance)
 
-    cert = subparsers.add_parser("certificate", help="an HTML certificate of attendance for one person and session")
+    cert = subparsers.add_parser("certificate", help="a PDF certificate of attendance for one person and session")
     cert.add_argument("--event", required=True, help="session id")
     cert.add_argument("--user", required=True, help="namespaced user id, like telegram:1001")
     cert.add_argument("--out", help="file to write (default: standard output)")
+    cert.add_argument("--html", action="store_true", help="the HTML page instead of the PDF")
     cert.set_defaults(handler=_certificate)

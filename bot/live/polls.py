@@ -248,6 +248,7 @@ async def vote(ctx: Context, cmd: ParsedCommand) -> None:
             raise UserError(N_("Answer in the poll above: this poll counts the answers given there."))
         choices = _choices(poll, [cmd.args["choice"], *cmd.extra])
         if await ctx.services.store.live.set_votes(poll, ctx.user.id, choices):
+            _count_vote(ctx)
             await _confirm(ctx, poll, choices)
             return
         # Closed, perhaps by another process that opened a new poll here: look once more.
@@ -283,10 +284,12 @@ async def vote_button(ctx: Context, parts: list[str]) -> None:
     if poll.multi:
         if await live.toggle_vote(poll, ctx.user.id, choice[0]) is None:
             raise UserError(N_("That poll has already closed."))
+        _count_vote(ctx)
         await _confirm(ctx, poll, await live.choices_of(poll, ctx.user.id))
         return
     if not await live.set_votes(poll, ctx.user.id, choice):
         raise UserError(N_("That poll has already closed."))
+    _count_vote(ctx)
     await _confirm(ctx, poll, choice)
 
 
@@ -311,7 +314,12 @@ async def native_answer(ctx: Context, parts: list[str]) -> None:
         log.warning("native answer out of range for poll %s: %r", poll.id, indexes)
         return
     # The platform shows the person their own answer; a confirmation would only add noise.
-    await live.set_votes(poll, ctx.user.id, choices)
+    if await live.set_votes(poll, ctx.user.id, choices):
+        _count_vote(ctx)
+
+
+def _count_vote(ctx: Context) -> None:
+    ctx.services.metrics.votes.labels(ctx.user.platform).inc()
 
 
 # -- results ---------------------------------------------------------------------------

@@ -672,10 +672,14 @@ class Dispatcher:
         batch.outcomes.append(ReminderOutcome(
             id=r.id, status=status, attempts=attempts, ready_ts=ts(r.ready), last_error=error,
             sent_ts=now if status is ReminderStatus.SENT else None))
+        metrics = self.services.metrics
         if status is ReminderStatus.SENT:
             self.progress.sent += 1
+            metrics.reminders_sent.labels(r.platform).inc()
+            metrics.reminder_lateness.labels(r.platform).observe(max(0, now - ts(r.due)))
         elif status is ReminderStatus.FAILED:
             self.progress.failed += 1
+            metrics.reminders_failed.labels(r.platform).inc()
             log.warning("reminder %d to %s failed: %s", r.id, r.user_id, error)
         elif status is ReminderStatus.EXPIRED:
             self.progress.expired += 1

@@ -68,10 +68,12 @@ class ReminderService:
 
     async def _reconcile(self, wanted: Wanted, now: int, **scope: Sequence[str]) -> tuple[int, int, int]:
         try:
-            return await self.planner.reconcile(wanted, now, **scope)
+            result = await self.planner.reconcile(wanted, now, **scope)
         except sqlalchemy.exc.IntegrityError:
             # Another process planned the same reminders a moment ago: read again, once.
-            return await self.planner.reconcile(wanted, now, **scope)
+            result = await self.planner.reconcile(wanted, now, **scope)
+        self.services.metrics.reminders_planned.inc(result[0])
+        return result
 
     async def person_changed(self, user_id: str) -> None:
         await self.plan_people([user_id])

@@ -137,6 +137,7 @@ MIGRATIONS: list[Migration] = [
     Migration(14, "chat times past 2038", widen_to_bigint(schema.chats, "updated_ts")),
     Migration(15, "a rate budget shared by every process", create_tables(schema.rate_slots)),
     Migration(16, "the question the projector points at", add_column(schema.live_sessions, "focus_question")),
+    Migration(18, "certificates with verification codes", create_tables(schema.certificates)),
     Migration(20, "adapter state kept across restarts", create_tables(schema.adapter_state)),
     Migration(22, "one attendee across platforms: linked accounts", steps(
         create_tables(schema.identity_links, schema.link_codes, schema.link_attempts),

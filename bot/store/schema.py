@@ -339,3 +339,20 @@ adapter_state = sa.Table(
     sa.Column("key", sa.String(300), primary_key=True),
     sa.Column("value", sa.Text, nullable=False),
 )
+
+
+# Certificates of attendance issued (migration 18): what each said, under its verification
+# code. One per person and session, so a re-issue keeps the code.
+certificates = sa.Table(
+    "certificates", metadata,
+    sa.Column("code", sa.String(32), primary_key=True),
+    sa.Column("occurrence_id", sa.String(16), nullable=False),
+    sa.Column("user_id", sa.String(200), nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("session", sa.Text, nullable=False),
+    sa.Column("session_date", sa.String(10), nullable=False),
+    sa.Column("hours", sa.Float, nullable=False),
+    sa.Column("organiser", sa.Text, nullable=False, server_default=""),
+    sa.Column("issued_ts", sa.BigInteger, nullable=False),
+    sa.UniqueConstraint("occurrence_id", "user_id", name="uq_certificates_person_session"),
+)

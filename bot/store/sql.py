@@ -20,6 +20,7 @@ from bot.store import schema
 from bot.store.adapter_state import SqlAdapterState
 from bot.store.budget import SqlRateBudget
 from bot.store.calendars import SqlCalendarRepository
+from bot.store.certificates import SqlCertificateRepository
 from bot.store.links import SqlLinkRepository
 from bot.store.live import SqlLiveRepository
 from bot.store.migrations import pending
@@ -99,6 +100,7 @@ class SqlStore:
         self.workers = SqlWorkerRepository(engine)
         self.rate_budget = SqlRateBudget(engine)
         self.adapter_state = SqlAdapterState(engine)
+        self.certificates = SqlCertificateRepository(engine)
 
     @classmethod
     async def open(cls, target: Path | str, clock: Clock) -> SqlStore:
@@ -134,6 +136,10 @@ class SqlStore:
         async with self.engine.connect() as conn:
             value = await conn.scalar(sa.select(sa.func.max(schema.schema_version.c.version)))
         return int(value or 0)
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.scalar(sa.select(1))
 
     async def close(self) -> None:
         await self.engine.dispose()

@@ -35,6 +35,7 @@ from aiohttp import web
 
 from bot.context import facilitates
 from bot.core import Bot
+from bot.health import health
 from bot.i18n import LANGUAGES, Translator, translator
 from bot.live.session import format_hours
 from bot.models import Occurrence, SubscriptionScope
@@ -336,15 +337,8 @@ class WebServer:
                             when=format_when(found.start, tz, _), hours=format_hours(found.cpd_hours))
 
     async def healthz(self, request: web.Request) -> web.Response:
-        reasons = []
-        try:
-            await asyncio.wait_for(self.services.store.reminders.get_meta("health"), HEALTH_TIMEOUT)
-        except Exception as exc:
-            reasons.append(f"store: {type(exc).__name__}")
-        for adapter in self.services.messenger.health():
-            if not adapter.connected:
-                reasons.append(f"adapter {adapter.name}: not connected")
-        if reasons:
+        ok, reasons = await health(self.services, store_timeout=HEALTH_TIMEOUT)
+        if not ok:
             return web.Response(text="unhealthy: " + "; ".join(reasons) + "\n", status=503)
         return web.Response(text="ok\n")
 

@@ -14,7 +14,7 @@ from bot.live.certificate import certificate_html
 from bot.models import Checkin
 from tests.databases import database_for
 from tests.harness import START, Harness, make_occurrence
-from tests.live.conftest import SESSION, go_live
+from tests.live.conftest import go_live
 
 LATER = make_occurrence("Mental Capacity Act refresher", START + timedelta(hours=2), 60, id="ev2")
 
@@ -89,17 +89,6 @@ def _prepared_db(tmp_path: Path) -> Path | str:
     return db
 
 
-def test_certificate_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    db = _prepared_db(tmp_path)
-    out = tmp_path / "cert.html"
-    assert main(["--db", str(db), "certificate", "--event", SESSION.id, "--user", "fake:alice",
-                 "--out", str(out)]) == 0
-    page = out.read_text(encoding="utf-8")
-    assert "alice" in page and "Safeguarding adults" in page and "Dr Megan Rhys" in page and "1.5" in page
-    assert main(["--db", str(db), "certificate", "--event", SESSION.id, "--user", "fake:nobody"]) == 1
-    assert "did not check in" in capsys.readouterr().err
-
-
 def test_export_attendance_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     db = _prepared_db(tmp_path)
     assert main(["--db", str(db), "export-attendance", "--calendar", "sww", "--csv"]) == 0
@@ -109,20 +98,6 @@ def test_export_attendance_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert ",1.5,Dr Megan Rhys,fake:alice,alice," in lines[1]
     assert len(lines) == 3
     assert main(["--db", str(db), "export-attendance", "--calendar", "nope"]) == 1
-
-
-async def test_certificate_in_chat(tmp_path: Path) -> None:
-    from tests.live.conftest import NativePollAdapter
-
-    async with Harness.open(tmp_path, adapter=NativePollAdapter()) as h:
-        await go_live(h)
-        assert (await h.say("alice", "/certificate"))[0] == (
-            "You did not check in to “Safeguarding adults”, so there is no certificate for it.")
-        await h.say("alice", "/checkin")
-        await h.say("alice", "/certificate ev1")
-        sent = h.adapter.to("alice")[-1]
-        assert sent.attachment is not None and sent.attachment.mime_type == "text/html"
-        assert "Safeguarding adults" in sent.attachment.content.decode() and "1.5" in sent.text
 
 
 async def test_certificate_needs_files(live: Harness) -> None:

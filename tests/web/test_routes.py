@@ -17,7 +17,8 @@ from bot.cli import main
 from bot.clock import FakeClock
 from bot.config import load_config
 from bot.errors import ConfigError, DeliveryFailed, RateLimited, StoreUnavailable
-from bot.models import Outgoing, UserRef
+from bot.live.certificate import display_code, issue_certificate
+from bot.models import Checkin, Outgoing, UserRef
 from bot.web import links
 from tests.harness import START, Harness
 from tests.web.conftest import links_in
@@ -34,40 +35,40 @@ async def test_healthz_is_200_when_the_store_answers_and_every_adapter_is_connec
             assert (r.status, await r.text()) == (200, "ok\n")
         web.adapter.offline = True
         async with session.get(url) as r:
-            assert (r.status, await r.text()) == (503, "unhealthy: adapter fake: not connected\n")
+            assert (r.status, await r.text()) == (503, "unhealthy: fake: not connected\n")
         web.adapter.offline = False
 
-        async def gone(key: str) -> str | None:
+        async def gone() -> None:
             raise StoreUnavailable("the database server closed the connection")
 
-        monkeypatch.setattr(web.app.store.reminders, "get_meta", gone)
+        monkeypatch.setattr(web.app.store, "ping", gone)
         async with session.get(url) as r:
             assert (r.status, await r.text()) == (503, "unhealthy: store: StoreUnavailable\n")
 
 
 @SESSION_LOOP
-async def test_metrics_serves_the_apps_exposition_and_is_empty_without_one(web: Harness) -> None:
-    url = f"{web.app.web.url}/metrics"
-    async with aiohttp.ClientSession() as session:
-        async with session.get(url) as r:
-            assert r.status == 200
-            assert r.headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
-            assert await r.read() == b""
-
-        class Exposition:
-            def render(self) -> bytes:
-                return b"# TYPE eventbot_votes_total counter\neventbot_votes_total 3.0\n"
-
-        web.app.services.metrics = Exposition()
-        async with session.get(url) as r:
-            assert await r.read() == Exposition().render()
+async def test_metrics_serves_this_apps_counters(web: Harness) -> None:
+    await web.say("fac", '/poll "Tea?" Yes No')
+    await web.say("alice", "/vote 1")
+    async with aiohttp.ClientSession() as session, session.get(f"{web.app.web.url}/metrics") as r:
+        assert r.status == 200
+        assert r.headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
+        assert await r.read() == web.app.services.metrics.render()
+        assert b"eventbot_votes_total" in await r.read()
 
 
 @SESSION_LOOP
-async def test_verify_says_so_when_this_server_cannot_check_certificates(web: Harness) -> None:
-    async with aiohttp.ClientSession() as session, session.get(f"{web.app.web.url}/verify/ABC") as r:
-        assert r.status == 404
-        assert "Certificates cannot be checked on this server." in await r.text()
+async def test_verify_confirms_a_certificate_the_bot_issued_and_nothing_else(web: Harness) -> None:
+    session_ = await web.app.store.calendars.get_occurrence("ev1")
+    assert session_ is not None
+    record = await issue_certificate(web.app.store, session_, Checkin("ev1", "fake:alice", "Alys Jones", START),
+                                     name="Alys Jones", now=START)
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{web.app.web.url}/verify/{display_code(record.code).lower()}") as r:
+            page = await r.text()
+            assert r.status == 200 and "Alys Jones" in page and session_.title in page
+        async with session.get(f"{web.app.web.url}/verify/ABCD-EFGH-JKMN") as r:
+            assert r.status == 404 and "Alys Jones" not in await r.text()
 
 
 async def test_no_join_link_without_a_chat_to_join(tmp_path: Path) -> None:
