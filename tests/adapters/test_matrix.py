@@ -153,6 +153,25 @@ async def test_a_restart_answers_what_came_while_down_and_nothing_twice(tmp_path
         assert len(replies) == 3, [r.body[:40] for r in replies]  # none of the commands answered twice
 
 
+async def test_a_new_database_answers_nothing_said_before_it_even_straight_after_another(
+        tmp_path: Path, synapse: Synapse) -> None:
+    """Synapse keeps /sync responses for two minutes: a bot started afresh on the same account
+    within them must not take the old position from that cache and answer the history again."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    async with world(first, synapse) as w:
+        dm = await w.direct_chat(w.carol)
+        await w.carol.say(dm, "!timezone Europe/Paris")
+        await w.carol.from_bot(w.bot.user_id, dm, "Europe/Paris")
+    async with world(second, synapse) as w:
+        await w.carol.say(dm, "!help")
+        await w.carol.from_bot(w.bot.user_id, dm, "/subscribe", "the answer to !help")
+        # A replayed command would have been answered first: batches are handled in order.
+        replies = bot_messages(w.carol.seen, w.bot, dm)
+        assert len(replies) == 1, [r.body[:40] for r in replies]
+
+
 async def test_the_default_rate_limit_is_honoured_and_no_message_is_lost(tmp_path: Path, synapse: Synapse) -> None:
     """SlowBot keeps Synapse's default (0.2 msg/s, burst 10) but declares far more, as an admin
     who forgot to raise ``rc_message`` would: Synapse answers M_LIMIT_EXCEEDED, and the
