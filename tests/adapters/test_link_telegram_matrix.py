@@ -67,7 +67,7 @@ async def test_linked_over_telegram_and_matrix_one_reminder_where_chosen_and_one
         await w.alice.say(dm, "!delivery dm")
         await w.alice.from_bot(bot, dm, "Your reminders will come by private message.")
 
-        assert w.bot.alarms is not None and isinstance(w.bot.alarms, ManualAlarms)
+        assert isinstance(w.bot.alarms, ManualAlarms)
         await w.bot.alarms.advance(SUPERVISION.start - START - timedelta(minutes=15))
         reminder = await w.alice.from_bot(bot, dm, "⏰", "the reminder on Matrix")
         assert "Reflective supervision" in reminder.body
