@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -28,10 +29,11 @@ from bot.alarms import Alarms, ManualAlarms
 from bot.app import App, open_app
 from bot.clock import FakeClock
 from bot.config import Config
-from bot.ports import Clock
+from bot.ports import ChatAdapter, Clock
 from tests.harness import START
-from tests.synapse import Account, Synapse
+from tests.synapse import PEOPLE, Account, Synapse
 
+_FIRST_SYNCS = itertools.count()
 DEADLINE = 60.0  # seconds; a loaded CI runner is slow, a working bot answers in well under one
 
 
@@ -92,7 +94,10 @@ class Person:
         client.access_token = account.access_token
         person = cls(account, client)
         try:
-            await person.sync(0)  # from now on: what happened before the test is not "seen"
+            # From now on: what happened before the test is not "seen". The timeout of its own
+            # keeps Synapse from answering with a /sync response it cached for this account
+            # (two minutes), whose position would be behind (an initial sync never waits anyway).
+            await person.sync(1 + next(_FIRST_SYNCS))
             person.seen.clear()
             yield person
         finally:
@@ -154,6 +159,8 @@ class MatrixBot:
     synapse: Synapse
     clock: Clock
     alarms: Alarms | None
+    others: Sequence[Callable[[Config], ChatAdapter]] = ()
+    """Other platforms' adapters beside Matrix in the one app, each made anew on every open."""
     app: App = field(init=False)
     adapter: MatrixAdapter = field(init=False)
     _stack: contextlib.AsyncExitStack = field(init=False, default_factory=contextlib.AsyncExitStack)
@@ -168,7 +175,7 @@ class MatrixBot:
                                      rate=self.config.matrix_rate, organisers=self.config.organisers,
                                      sync_timeout_ms=1000)
         self.app = await self._stack.enter_async_context(open_app(
-            self.config, adapters=[self.adapter], clock=self.clock, alarms=self.alarms))
+            self.config, adapters=[self.adapter, *(make(self.config) for make in self.others)], clock=self.clock, alarms=self.alarms))
 
     async def close(self) -> None:
         await self._stack.aclose()
@@ -180,6 +187,7 @@ class MatrixBot:
 
 @contextlib.asynccontextmanager
 async def matrix_bot(tmp_path: Path, synapse: Synapse, account: Account, *, real_time: bool = False,
+                     others: Sequence[Callable[[Config], ChatAdapter]] = (),
                      **settings: Any) -> AsyncIterator[MatrixBot]:
     """The bot on its own database; on a fake clock moved by hand unless ``real_time``."""
     config = replace(Config(), db=tmp_path / "bot.db", **{"outbox_check_seconds": 0, "matrix_rate": 1000.0,
@@ -192,9 +200,55 @@ async def matrix_bot(tmp_path: Path, synapse: Synapse, account: Account, *, real
     else:
         fake = FakeClock(START)
         clock, alarms = fake, ManualAlarms(fake)
-    bot = MatrixBot(config, account, synapse, clock, alarms)
+    bot = MatrixBot(config, account, synapse, clock, alarms, others)
     await bot.open()
     try:
         yield bot
     finally:
         await bot.close()
+
+
+@dataclass
+class World:
+    synapse: Synapse
+    bot: MatrixBot
+    alice: Person
+    bob: Person
+    carol: Person
+
+    @property
+    def people(self) -> tuple[Person, ...]:
+        return (self.alice, self.bob, self.carol)
+
+    async def direct_chat(self, person: Person) -> str:
+        """The person starts a direct chat with the bot, as Element's "Start chat" does."""
+        room = await person.create_room(invite=[self.bot.user_id], direct=True)
+        await person.wait_for(lambda seen: any(s.room_id == room and s.type == "m.room.member"
+                                               and s.event.get("state_key") == self.bot.user_id
+                                               and s.content.get("membership") == "join" for s in seen),
+                              "the bot joining the direct chat")
+        return room
+
+    async def group(self, *members: Person, name: str = "Workshop", by: Person | None = None) -> str:
+        """Alice (or ``by``) makes a room and invites the bot and the others; all of them join."""
+        maker = by or self.alice
+        room = await maker.create_room(invite=[self.bot.user_id, *(m.user_id for m in members)], name=name)
+        for member in members:
+            await member.wait_for(lambda seen: any(s.room_id == room for s in seen), f"joining {name}")
+        await maker.wait_for(lambda seen: any(
+            s.room_id == room and s.event.get("state_key") == self.bot.user_id
+            and s.content.get("membership") == "join" for s in seen), "the bot joining")
+        return room
+
+
+@contextlib.asynccontextmanager
+async def world(tmp_path: Path, synapse: Synapse, *, bot: str = "eventbot", real_time: bool = False,
+                organisers: tuple[str, ...] | None = None, **settings: Any) -> AsyncIterator[World]:
+    """Alice, Bob and Carol signed in, and the bot running; Matrix Alice organises unless told otherwise."""
+    if organisers is None:
+        organisers = (f"matrix:{synapse.accounts['alice'].user_id}",)
+    async with contextlib.AsyncExitStack() as stack:
+        people = [await stack.enter_async_context(Person.signed_in(synapse, synapse.accounts[n])) for n in PEOPLE]
+        the_bot = await stack.enter_async_context(matrix_bot(
+            tmp_path, synapse, synapse.accounts[bot], real_time=real_time, organisers=organisers, **settings))
+        yield World(synapse, the_bot, *people)

@@ -26,6 +26,7 @@ from urllib.parse import quote
 import httpx
 
 SERVER_NAME = "eventbot.test"
+PEOPLE = ("alice", "bob", "carol")  # registered beside the bots by the session fixture
 START_TIMEOUT = 120.0  # seconds; ~2 s on a quiet machine, much more on a loaded CI runner
 
 RAISED = {"per_second": 1000, "burst_count": 1000}

@@ -221,7 +221,14 @@ class MatrixAdapter:
     async def _first_sync(self) -> None:
         """The first start on this database: join the rooms we are invited to and note the
         encrypted ones, but answer nothing said before the bot was running."""
-        response = await self.client.sync(timeout=0, sync_filter=SYNC_FILTER, full_state=True)
+        # Synapse keeps /sync responses for two minutes (sync_response_cache_duration), keyed on
+        # the account, device, timeout and filter: a bot started afresh on this account within
+        # them would be given an old response, whose position is behind, and would answer all
+        # that was said since. Leaving out a room that cannot exist makes the filter, and so
+        # the response, this start's own.
+        fresh = {**SYNC_FILTER, "room": {**SYNC_FILTER["room"],
+                                         "not_rooms": [f"!{uuid.uuid4().hex}:first-sync.invalid"]}}
+        response = await self.client.sync(timeout=0, sync_filter=fresh, full_state=True)
         if not isinstance(response, SyncResponse):
             raise AdapterUnavailable("matrix", f"the first sync failed: {response.status_code} {response.message}")
         await self._handle_batch(response, answer=False)

@@ -1,15 +1,12 @@
 """The Matrix adapter against a real Synapse on 127.0.0.1, with people as matrix-nio clients.
 
-Synapse starts once per session (tests/synapse.py). Its message limit is Synapse's default;
-every account but ``slowbot`` has it lifted through the admin API's ``override_ratelimit``,
-and the one test about the limit uses ``slowbot``.
+Synapse starts once per session (the ``synapse`` fixture in tests/adapters/conftest.py). Its
+message limit is Synapse's default; every account but ``slowbot`` has it lifted through the
+admin API's ``override_ratelimit``, and the one test about the limit uses ``slowbot``.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -23,67 +20,10 @@ from bot.alarms import ManualAlarms
 from bot.clock import FakeClock
 from bot.models import ReminderStatus
 from tests.harness import START, make_occurrence, store_occurrences
-from tests.matrix_people import MatrixBot, Person, Seen, eventually, matrix_bot
-from tests.synapse import Synapse, running_synapse
+from tests.matrix_people import MatrixBot, Seen, World, eventually, world
+from tests.synapse import Synapse
 
 pytestmark = pytest.mark.slow
-PEOPLE = ("alice", "bob", "carol")
-
-
-@pytest.fixture(scope="session")
-def synapse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synapse]:
-    with running_synapse(tmp_path_factory.mktemp("synapse")) as server:
-        bot = server.register("eventbot", displayname="EventBot")
-        server.register("slowbot", displayname="SlowBot")  # keeps Synapse's default limit
-        for name in PEOPLE:
-            server.register(name)
-        for account in (bot, *(server.accounts[n] for n in PEOPLE)):
-            server.lift_rate_limit(account.user_id)
-        yield server
-
-
-@dataclass
-class World:
-    synapse: Synapse
-    bot: MatrixBot
-    alice: Person
-    bob: Person
-    carol: Person
-
-    @property
-    def people(self) -> tuple[Person, ...]:
-        return (self.alice, self.bob, self.carol)
-
-    async def direct_chat(self, person: Person) -> str:
-        """The person starts a direct chat with the bot, as Element's "Start chat" does."""
-        room = await person.create_room(invite=[self.bot.user_id], direct=True)
-        await person.wait_for(lambda seen: any(s.room_id == room and s.type == "m.room.member"
-                                               and s.event.get("state_key") == self.bot.user_id
-                                               and s.content.get("membership") == "join" for s in seen),
-                              "the bot joining the direct chat")
-        return room
-
-    async def group(self, *members: Person, name: str = "Workshop") -> str:
-        """Alice makes a room and invites the bot and the others; all of them join."""
-        room = await self.alice.create_room(invite=[self.bot.user_id, *(m.user_id for m in members)], name=name)
-        for member in members:
-            await member.wait_for(lambda seen: any(s.room_id == room for s in seen), f"joining {name}")
-        await self.alice.wait_for(lambda seen: any(
-            s.room_id == room and s.event.get("state_key") == self.bot.user_id
-            and s.content.get("membership") == "join" for s in seen), "the bot joining")
-        return room
-
-
-@contextlib.asynccontextmanager
-async def world(tmp_path: Path, synapse: Synapse, *, bot: str = "eventbot", real_time: bool = False,
-                **settings: object) -> AsyncIterator[World]:
-    alice_id = synapse.accounts["alice"].user_id
-    async with contextlib.AsyncExitStack() as stack:
-        people = [await stack.enter_async_context(Person.signed_in(synapse, synapse.accounts[n])) for n in PEOPLE]
-        the_bot = await stack.enter_async_context(matrix_bot(
-            tmp_path, synapse, synapse.accounts[bot], real_time=real_time,
-            organisers=(f"matrix:{alice_id}",), **settings))
-        yield World(synapse, the_bot, *people)
 
 
 def bot_messages(seen: list[Seen], bot: MatrixBot, room: str) -> list[Seen]:
@@ -211,6 +151,25 @@ async def test_a_restart_answers_what_came_while_down_and_nothing_twice(tmp_path
         await w.carol.wait_for(lambda seen: len(bot_messages(seen, w.bot, dm)) >= 3, "the third answer")
         replies = bot_messages(w.carol.seen, w.bot, dm)
         assert len(replies) == 3, [r.body[:40] for r in replies]  # none of the commands answered twice
+
+
+async def test_a_new_database_answers_nothing_said_before_it_even_straight_after_another(
+        tmp_path: Path, synapse: Synapse) -> None:
+    """Synapse keeps /sync responses for two minutes: a bot started afresh on the same account
+    within them must not take the old position from that cache and answer the history again."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    async with world(first, synapse) as w:
+        dm = await w.direct_chat(w.carol)
+        await w.carol.say(dm, "!timezone Europe/Paris")
+        await w.carol.from_bot(w.bot.user_id, dm, "Europe/Paris")
+    async with world(second, synapse) as w:
+        await w.carol.say(dm, "!help")
+        await w.carol.from_bot(w.bot.user_id, dm, "/subscribe", "the answer to !help")
+        # A replayed command would have been answered first: batches are handled in order.
+        replies = bot_messages(w.carol.seen, w.bot, dm)
+        assert len(replies) == 1, [r.body[:40] for r in replies]
 
 
 async def test_the_default_rate_limit_is_honoured_and_no_message_is_lost(tmp_path: Path, synapse: Synapse) -> None:
