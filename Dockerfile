@@ -1,5 +1,5 @@
 # eventbot: the bot on the console by default; set EVENTBOT_TELEGRAM_TOKEN and/or
-# EVENTBOT_DISCORD_TOKEN to run it on those platforms. The database lives on a volume.
+# EVENTBOT_DISCORD_TOKEN (or the EVENTBOT_MATRIX_* settings) to run it on those platforms. The database lives on a volume.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -14,11 +14,12 @@ COPY pyproject.toml README.md ./
 COPY bot ./bot
 COPY adapters ./adapters
 COPY schedules ./schedules
-RUN pip install --no-cache-dir '.[discord,telegram,postgres]'
+RUN pip install --no-cache-dir '.[discord,telegram,matrix,postgres]'
 
 # The web server (projector, admin page, /healthz, /metrics) listens here inside the container;
 # publish it with -p 8080:8080 to reach it from outside.
-ENV EVENTBOT_WEB_PORT=8080
+ENV EVENTBOT_WEB_PORT=8080 \
+    EVENTBOT_WEB_HOST=0.0.0.0
 EXPOSE 8080
 
 # Healthy when /healthz answers 200: the database answers and every platform is connected.
