@@ -64,7 +64,7 @@ async def test_healthcheck_passes_when_well_and_fails_when_not(tmp_path: Path) -
 
 def test_the_image_sets_the_web_port_the_check_asks() -> None:
     text = DOCKERFILE.read_text(encoding="utf-8")
-    assert re.search(r"^ENV EVENTBOT_WEB_PORT=8080$", text, re.MULTILINE)
+    assert re.search(r"^ENV EVENTBOT_WEB_PORT=8080\b", text, re.MULTILINE)
     assert load_config(env={"EVENTBOT_WEB_PORT": "8080"}).web_port == 8080
     assert load_config(env={"EVENTBOT_WEB_PORT": ""}).web_port is None
     assert load_config(env={"EVENTBOT_WEB_BASE_URL": "https://events.example.org"}).web_base_url == (

@@ -18,6 +18,7 @@ from adapters.fake import FakeAdapter
 from bot.models import ReminderStatus
 from bot.ports import Capability
 from tests.harness import START, Harness, make_occurrence
+from tests.live.test_certificates import pdf_text
 
 SESSION = make_occurrence("Safeguarding adults", START + timedelta(days=2), 60, id="ev1", cpd_hours=1.5)
 LATER = make_occurrence("Mental Capacity Act refresher", START + timedelta(days=2, hours=3), 60, id="ev2",
@@ -105,7 +106,8 @@ async def test_cpd_record_and_certificate_are_one_persons(h: Harness) -> None:
     # A certificate for the session checked in from the console, asked for on the other platform.
     await dm(h.adapter, "alice", f"/certificate {SESSION.id}")
     sent = h.adapter.to("alice")[-1]
-    assert sent.attachment is not None and b"Safeguarding adults" in sent.attachment.content
+    assert sent.attachment is not None and sent.attachment.mime_type == "application/pdf"
+    assert "Safeguarding adults" in pdf_text(sent.attachment.content)
 
 
 async def test_a_code_works_once(h: Harness) -> None:
