@@ -74,3 +74,22 @@ async def test_settings_saved_together_are_all_kept(backend: Path | str) -> None
         assert (old.display_name, old.timezone) == ("New", "UTC")
     finally:
         await store.close()
+
+
+async def test_a_crowd_asking_for_a_snapshot_at_once_reads_it_once() -> None:
+    # A vote storm's first messages all ask for the facilitator grants before any load is done.
+    from bot.store.people import Snapshot
+
+    loads = 0
+
+    async def load() -> list[str]:
+        nonlocal loads
+        loads += 1
+        await asyncio.sleep(0)
+        return ["grant"]
+
+    snapshot: Snapshot[list[str]] = Snapshot(load)
+    assert await asyncio.gather(*(snapshot.get() for _ in range(200))) == [["grant"]] * 200
+    assert loads == 1
+    snapshot.changed()
+    assert await snapshot.get() == ["grant"] and loads == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -39,17 +40,30 @@ class Snapshot(Generic[T]):
         self._value: T | None = None
         self._loaded = 0.0
         self._changes = 0
+        self._loading: asyncio.Future[T] | None = None
 
     def changed(self) -> None:
-        self._value, self._changes = None, self._changes + 1
+        self._value, self._changes, self._loading = None, self._changes + 1, None
 
     async def get(self) -> T:
         value = self._value
-        if value is None or time.monotonic() - self._loaded > self._ttl:
-            changes = self._changes
+        if value is not None and time.monotonic() - self._loaded <= self._ttl:
+            return value
+        # One load for everyone who asks meanwhile: a crowd's first messages (a vote storm)
+        # would otherwise each read the table.
+        loading = self._loading
+        if loading is None:
+            loading = self._loading = asyncio.ensure_future(self._load_once(self._changes))
+        return await asyncio.shield(loading)
+
+    async def _load_once(self, changes: int) -> T:
+        try:
             value = await self._load()
-            if changes == self._changes:  # a load that raced a change is not kept
-                self._value, self._loaded = value, time.monotonic()
+        finally:
+            if self._changes == changes:
+                self._loading = None
+        if changes == self._changes:  # a load that raced a change is not kept
+            self._value, self._loaded = value, time.monotonic()
         return value
 
 
