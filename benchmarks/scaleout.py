@@ -3,6 +3,7 @@
     python benchmarks/scaleout.py --json                  # 10,000 reminders at 30 msg/s; 1, 2, 4 workers
     python benchmarks/scaleout.py --reminders 3000 --workers 1 4 --json
     python benchmarks/scaleout.py --skip-fanout --json    # only throughput and the kill
+    python benchmarks/scaleout.py --skip-throughput --skip-kill --json   # only the fan-outs
 
 Three parts, each on a fresh database of a throwaway PostgreSQL server (the machine's binaries,
 on a unix socket, as the tests start it):
@@ -234,6 +235,8 @@ def main() -> None:
     parser.add_argument("--throughput-reminders", type=int, default=50_000)
     parser.add_argument("--kill-at", type=int, default=2_000, help="kill one of 4 workers after N people")
     parser.add_argument("--skip-fanout", action="store_true")
+    parser.add_argument("--skip-throughput", action="store_true")
+    parser.add_argument("--skip-kill", action="store_true")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--drain", help=argparse.SUPPRESS)
     parser.add_argument("--at", help=argparse.SUPPRESS)
@@ -248,13 +251,15 @@ def main() -> None:
     with postgres_server() as server:
         if not args.skip_fanout:
             report["fanout"] = [run_fanout(server, n, args) for n in args.workers]
-        with tempfile.TemporaryDirectory(prefix="eventbot-throughput-") as tmp:
-            report["throughput"] = [
-                {"store": "sqlite", **run_throughput(str(Path(tmp) / "bot.db"), 1, args)},
-                {"store": "postgresql", **run_throughput(server.database(), 1, args)},
-                {"store": "postgresql", **run_throughput(server.database(), 4, args)},
-            ]
-        report["kill"] = run_fanout(server, 4, args, kill_at=args.kill_at)
+        if not args.skip_throughput:
+            with tempfile.TemporaryDirectory(prefix="eventbot-throughput-") as tmp:
+                report["throughput"] = [
+                    {"store": "sqlite", **run_throughput(str(Path(tmp) / "bot.db"), 1, args)},
+                    {"store": "postgresql", **run_throughput(server.database(), 1, args)},
+                    {"store": "postgresql", **run_throughput(server.database(), 4, args)},
+                ]
+        if not args.skip_kill:
+            report["kill"] = run_fanout(server, 4, args, kill_at=args.kill_at)
     if args.json:
         print(json.dumps(report, indent=2))
         return
