@@ -44,6 +44,7 @@ from bot.app import open_app
 from bot.clock import FakeClock
 from bot.config import Config
 from bot.models import Subscription, SubscriptionScope
+from bot.reminders.dispatcher import RATE_HEADROOM
 from bot.store.sql import SqlStore
 from tests.bot_process import BotProcess, prepare, wait_for
 from tests.databases import postgres_server
@@ -115,7 +116,7 @@ def run_fanout(server: Any, workers: int, args: argparse.Namespace, *, kill_at: 
         root = Path(tmp)
         out = root / "deliveries.jsonl"
         # Due once the processes are surely up and the fan-out has had its head start.
-        lead = args.reminders / args.rate + 30
+        lead = args.reminders / (args.rate * RATE_HEADROOM) + 30
         due = (datetime.now(UTC) + timedelta(seconds=lead)).replace(microsecond=0)
         start = due + OFFSET
         asyncio.run(prepare(url, title="Scale-out plenary", start=start, subscribers=args.reminders))
