@@ -58,8 +58,8 @@ async def run_bot(votes: int, window: float) -> None:
     from bot.clock import SystemClock
     from bot.config import Config
     from bot.models import ChatKind, ChatRef, Incoming, Occurrence, UserRef, UserSettings
-    from bot.ports import CalendarInfo, SeriesRecord
     from bot.web import links
+    from tests.harness import store_occurrences
 
     with tempfile.TemporaryDirectory(prefix="projector-bench-") as tmp:
         config = replace(Config(), db=Path(tmp) / "bench.db", organisers=("fake:org",), web_port=0)
@@ -71,11 +71,7 @@ async def run_bot(votes: int, window: float) -> None:
             session = Occurrence(id="bench1", calendar="bench", uid="bench@bench", recurrence_id="",
                                  series_id="sbench", title="Projector benchmark", start=now - timedelta(minutes=1),
                                  end=now + timedelta(hours=1), timezone="Europe/London")
-            await app.store.calendars.apply_sync(
-                "bench", upsert_series=[SeriesRecord("bench", session.uid, session.series_id, session.title, "",
-                                                     "UTC", False, "")],
-                delete_series=[], upsert_occurrences=[session], delete_occurrences=[],
-                info=CalendarInfo(name="bench", source="bench", last_sync=now))
+            await store_occurrences(app, [session], calendar="bench")
             for i in range(votes):  # people who have used the bot before
                 await app.store.people.save_settings(UserSettings(f"fake:voter{i}", display_name=f"Voter {i}"))
             org = UserRef("fake:org", "Organiser")
