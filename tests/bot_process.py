@@ -63,8 +63,10 @@ async def claimed(db: Path) -> set[str]:
 def deliveries(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
-    lines = path.read_text(encoding="utf-8").splitlines()
-    return [json.loads(line) for line in lines if line.strip()]
+    # Another process may be writing the last line right now: only whole lines count.
+    text = path.read_bytes()
+    whole = text[:text.rfind(b"\n") + 1].decode("utf-8")
+    return [json.loads(line) for line in whole.splitlines() if line.strip()]
 
 
 def wait_for(path: Path, people: int, deadline: float) -> list[dict[str, Any]]:
