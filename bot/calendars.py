@@ -12,8 +12,9 @@ A session that vanishes from the feed is kept as a cancelled occurrence (its ser
 definition goes, so it is neither expanded nor exported); if it comes back it is *restored*,
 never added again, so its subscriptions and reminders carry on. A refresh that would cancel
 more than ``max_cancel_share`` of a calendar's upcoming sessions (an empty or truncated
-export) is *held*: nothing is stored, the hold listeners (the organisers' notice) hear of it
-once, and it is applied only when an organiser forces it.
+export) is *held*: nothing of the feed is stored, each organiser gets one notice through the
+outbox (planned with the hold, like the subscribers' notices), and it is applied only when an
+organiser forces it.
 
 Occurrences are materialised from a day ago to ``horizon_days`` ahead. Unchanged series are
 not expanded again on a refresh; ``advance_horizon`` (run daily) fills in the days that come
@@ -35,7 +36,7 @@ from urllib.parse import urlsplit
 import icalendar
 import x_wr_timezone
 
-from bot.errors import AdapterUnavailable, DeliveryFailed, FeedError, UserError
+from bot.errors import FeedError, UserError
 from bot.feeds import (
     DEFAULT_MAX_BYTES,
     DEFAULT_TIMEOUT,
@@ -45,11 +46,20 @@ from bot.feeds import (
     normalise_source,
     secret_parts,
 )
-from bot.i18n import N_, Translator, reader_language, translator
+from bot.i18n import N_, Translator, translator
 from bot.ical import FeedProblem, expand, feed_hash, parse_feed
 from bot.identities import recipient
 from bot.metrics import Metrics
-from bot.models import Attachment, EventStatus, Notice, NoticeItem, NoticeKind, Occurrence, Outgoing, UserRef
+from bot.models import (
+    Attachment,
+    EventStatus,
+    HeldNotice,
+    Notice,
+    NoticeItem,
+    NoticeKind,
+    Occurrence,
+    Outgoing,
+)
 from bot.ports import CalendarInfo, Clock, HeldRefresh, PlannedNotice, SeriesRecord, Store
 from bot.redact import protect_source
 from bot.timeutil import format_when, zone
@@ -58,6 +68,7 @@ log = logging.getLogger(__name__)
 
 LOOKBACK = timedelta(days=1)
 NOTICE_LINES = 10
+HELD_NOTICE_FOR = timedelta(days=3)
 
 DEFAULT_MAX_CANCEL_SHARE = 0.5
 
@@ -151,7 +162,7 @@ class SyncReport:
         return "\n".join(lines)
 
 
-def held_line(calendar: str, held: HeldRefresh, _: Translator) -> str:
+def held_line(calendar: str, held: HeldRefresh | HeldNotice, _: Translator) -> str:
     return _("Held: this refresh of “{calendar}” would cancel {cancels} of {upcoming} upcoming sessions.",
              calendar=calendar, cancels=held.cancels, upcoming=held.upcoming)
 
@@ -192,17 +203,12 @@ class CalendarService:
         self.fetcher = fetcher or FeedFetcher(max_bytes=max_bytes, timeout=timeout)
         self.max_cancel_share = max_cancel_share
         self._listeners: list[ChangeListener] = []
-        self._hold_listeners: list[ChangeListener] = []
         self._locks: dict[str, asyncio.Lock] = {}
 
     def add_listener(self, listener: ChangeListener) -> None:
         """Call ``listener(report)`` after every refresh that added, changed, cancelled or
         restored something."""
         self._listeners.append(listener)
-
-    def add_hold_listener(self, listener: ChangeListener) -> None:
-        """Call ``listener(report)`` when a refresh is held (once per held feed content)."""
-        self._hold_listeners.append(listener)
 
     async def aclose(self) -> None:
         await self.fetcher.aclose()
@@ -308,10 +314,7 @@ class CalendarService:
                                    etag=fetched.etag, last_modified=fetched.last_modified,
                                    content_hash=parsed.content_hash, progress=progress,
                                    existing=info is not None, force=force)
-        if report.held is not None:
-            if info is None or info.held is None or info.held.content_hash != report.held.content_hash:
-                await self._notify(report, self._hold_listeners)
-        elif report.has_changes:
+        if report.has_changes or report.notices:  # a hold plans the organisers' notices
             await self._notify(report)
         return report
 
@@ -384,10 +387,14 @@ class CalendarService:
         if held is not None:
             # Nothing of the feed is stored, not even its validators, so that each refresh
             # reads it again and a forced import has something to apply.
-            if base.held != held:
-                await repo.save_calendar(replace(base, last_error="", held=held))
+            if base.held != held:  # a new hold (the same feed held again is not told again)
+                told = (self.notices.plan_held(name, source, held, self.max_cancel_share, now)
+                        if self.notices is not None else [])
+                await repo.save_calendar(replace(base, last_error="", held=held), notices=told)
                 log.warning("calendar %s: refresh held, it would cancel %d of %d upcoming sessions", name,
                             held.cancels, held.upcoming)
+                return SyncReport(name, source, problems=problems, series=base.events,
+                                  occurrences=base.occurrences, held=held, notices=len(told))
             return SyncReport(name, source, problems=problems, series=base.events, occurrences=base.occurrences,
                               held=held)
 
@@ -427,8 +434,8 @@ class CalendarService:
             return already
         return HeldRefresh(since=now, cancels=cancels, upcoming=upcoming, content_hash=content_hash)
 
-    async def _notify(self, report: SyncReport, listeners: Sequence[ChangeListener] | None = None) -> None:
-        for listener in self._listeners if listeners is None else listeners:
+    async def _notify(self, report: SyncReport) -> None:
+        for listener in self._listeners:
             try:
                 await listener(report)
             except Exception:
@@ -622,13 +629,16 @@ def occurrence_event(o: Occurrence) -> icalendar.Event:
 
 class ChangeNotices:
     """Plans the notices a refresh calls for: one per subscriber of the sessions it changed,
-    cancelled or restored, listing those sessions. They are stored with the refresh, in the
-    reminder outbox, and the dispatcher sends them as it sends reminders (privately, else in
-    the person's shared chat, rate-limited and retried), rendered in the reader's language
-    and zone (``render_notice``)."""
+    cancelled or restored, listing those sessions; or, when it is held, one per organiser.
+    They are stored with the refresh (or the hold), in the reminder outbox, and the dispatcher
+    sends them as it sends reminders (privately, else in the person's shared chat,
+    rate-limited and retried), rendered in the reader's language and zone
+    (``render_notice``). So a refresh run from cron with no bot running is told once the
+    bot runs."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, organisers: Sequence[str] = ()) -> None:
         self.store = store
+        self.organisers = tuple(dict.fromkeys(organisers))
 
     async def plan(self, items: Sequence[NoticeItem], calendar: str, now: datetime) -> list[PlannedNotice]:
         per_person: dict[str, list[NoticeItem]] = {}
@@ -650,6 +660,16 @@ class ChangeNotices:
                                          until_ts=int(max(_over(item) for item in mine).timestamp())))
         return planned
 
+    def plan_held(self, calendar: str, source: str, held: HeldRefresh, share: float,
+                  now: datetime) -> list[PlannedNotice]:
+        """Each organiser's notice that a refresh of ``calendar`` was held. It matters for
+        ``HELD_NOTICE_FOR`` (the hold shows in ``/calendars`` for as long as it lasts)."""
+        notice = Notice(calendar, (), held=HeldNotice(source=source, cancels=held.cancels,
+                                                      upcoming=held.upcoming, share=share))
+        ready = int(now.timestamp())
+        until = int((now + HELD_NOTICE_FOR).timestamp())
+        return [PlannedNotice(user_id, notice, ready_ts=ready, until_ts=until) for user_id in self.organisers]
+
 
 def notice_items(report: SyncReport) -> list[NoticeItem]:
     """What a refresh tells subscribers: each changed, cancelled or restored session."""
@@ -669,6 +689,9 @@ def _over(item: NoticeItem) -> datetime:
 def render_notice(notice: Notice, tz: Any, _: Translator, *, for_name: str | None = None) -> str:
     """``Programme changes in “sww”:`` and a line per session, for one reader; in a shared
     chat (``for_name``), headed with whom it is for."""
+    if notice.held is not None:
+        held = render_held(notice.calendar, notice.held, _, shared=for_name is not None)
+        return held if for_name is None else _("For {name}: {heading}", name=for_name, heading=held)
     heading = _("Programme changes in “{calendar}”:", calendar=notice.calendar)
     if for_name is not None:
         heading = _("For {name}: {heading}", name=for_name, heading=heading)
@@ -684,38 +707,21 @@ def render_notice(notice: Notice, tz: Any, _: Translator, *, for_name: str | Non
     return "\n".join(lines)
 
 
-class HoldNotices:
-    """Tells each organiser, privately and in their language, that a refresh was held and how
-    to apply it."""
-
-    def __init__(self, store: Store, send: Send, organisers: Sequence[str], *, default_language: str = "en",
-                 max_cancel_share: float = DEFAULT_MAX_CANCEL_SHARE) -> None:
-        self.store = store
-        self.send = send
-        self.organisers = tuple(organisers)
-        self.default_language = default_language
-        self.max_cancel_share = max_cancel_share
-
-    async def __call__(self, report: SyncReport) -> None:
-        if report.held is None:
-            return
-        for user_id in self.organisers:
-            settings = await self.store.people.get_settings(user_id)
-            _ = translator(await reader_language(self.store.people, settings, None, self.default_language))
-            lines = [held_line(report.calendar, report.held, _),
-                     _("That is more than the share allowed ({share} %), so nothing was changed and no "
-                       "subscriber was told.",
-                       share=f"{self.max_cancel_share * 100:g}")]
-            if is_url(report.source):
-                lines.append(_("If the feed is right, apply it with /import {source} {calendar} --force",
-                               source=report.source, calendar=report.calendar))
-            else:
-                lines.append(_("If the feed is right, apply it with: eventbot import {source} --calendar "
-                               "{calendar} --force", source=report.source, calendar=report.calendar))
-            try:
-                await self.send(Outgoing("\n".join(lines), user=UserRef(user_id), kind="notice"))
-            except (DeliveryFailed, AdapterUnavailable) as error:
-                log.warning("held refresh notice to %s not delivered: %s", user_id, error)
+def render_held(calendar: str, held: HeldNotice, _: Translator, *, shared: bool = False) -> str:
+    """An organiser's notice of a held refresh, and how to apply it. In a shared chat a
+    feed's secret parts (a private calendar's token) are left out."""
+    source = display_source(held.source) if shared else held.source
+    lines = [held_line(calendar, held, _),
+             _("That is more than the share allowed ({share} %), so nothing was changed and no "
+               "subscriber was told.",
+               share=f"{held.share * 100:g}")]
+    if is_url(held.source):
+        lines.append(_("If the feed is right, apply it with /import {source} {calendar} --force",
+                       source=source, calendar=calendar))
+    else:
+        lines.append(_("If the feed is right, apply it with: eventbot import {source} --calendar "
+                       "{calendar} --force", source=source, calendar=calendar))
+    return "\n".join(lines)
 
 
 def notice_line(o: Occurrence, change: Change | None, tz: Any, _: Translator) -> str:

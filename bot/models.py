@@ -403,19 +403,46 @@ class NoticeItem:
 
 
 @dataclass(frozen=True, slots=True)
+class HeldNotice:
+    """What an organiser is told of a refresh that was held back because it would cancel
+    too much of the programme.
+
+    Attributes:
+        source: The feed, as the calendar was imported from it.
+        cancels: How many upcoming sessions it would cancel.
+        upcoming: How many upcoming sessions the calendar had.
+        share: The share of them a refresh may cancel (``feed_max_cancel_share``).
+    """
+
+    source: str
+    cancels: int
+    upcoming: int
+    share: float
+
+
+@dataclass(frozen=True, slots=True)
 class Notice:
     """A programme-change notice for one person: the sessions they follow that one refresh
-    changed, soonest first. It is rendered when it is sent, in the reader's language and zone.
+    changed, soonest first; or, for an organiser, that a refresh was held (``held``, with no
+    items). It is rendered when it is sent, in the reader's language and zone.
 
     Attributes:
         calendar: The calendar that changed.
         items: The sessions (the first few, when many changed).
         more: How many more changed beyond ``items``.
+        held: Set for an organiser's notice of a held refresh.
     """
 
     calendar: str
     items: tuple[NoticeItem, ...]
     more: int = 0
+    held: HeldNotice | None = None
+
+    @property
+    def title(self) -> str:
+        """What it is about, in a line of the organisers' listing: its first session, or
+        the calendar whose refresh was held."""
+        return self.items[0].after.title if self.items else self.calendar
 
 
 class ReminderStatus(enum.StrEnum):

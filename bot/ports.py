@@ -379,8 +379,10 @@ class CalendarRepository(Protocol):
         """Return every calendar with its counts."""
         ...
 
-    async def save_calendar(self, info: CalendarInfo) -> None:
-        """Create or update a calendar's row (source, zone, sync state)."""
+    async def save_calendar(self, info: CalendarInfo, notices: Sequence[PlannedNotice] = ()) -> None:
+        """Create or update a calendar's row (source, zone, sync state), with the notices it
+        calls for (a held refresh's, to the organisers) put in the outbox in the same
+        transaction."""
         ...
 
     async def list_series(self, calendar: str) -> list[SeriesRecord]:

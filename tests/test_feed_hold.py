@@ -9,8 +9,12 @@ they are back on, with their subscriptions as they were.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import re
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,11 +24,12 @@ import pytest
 from bot.cli import main
 from bot.clock import FakeClock
 from bot.config import load_config
-from bot.errors import ConfigError
-from bot.models import EventStatus, Subscription, SubscriptionScope
+from bot.errors import ConfigError, DeliveryFailed
+from bot.models import EventStatus, ReminderStatus, Subscription, SubscriptionScope, UserSettings
 from bot.ports import CalendarInfo, HeldRefresh
 from bot.store.sql import SqlStore
 from tests.conftest import REPO
+from tests.databases import database_for
 from tests.fake_feed_server import FakeFeedServer
 from tests.harness import Harness
 
@@ -285,3 +290,86 @@ def test_cli_holds_an_empty_feed_until_forced(tmp_path: Path, capsys: pytest.Cap
 
     code, out, _ = run_cli(capsys, "--db", db, "import", str(good), "--calendar", "sww")
     assert code == 0 and "0 added, 0 changed, 0 cancelled, 8 restored" in out
+
+
+# --------------------------------------------------------------------------- the organisers' notice
+# It goes through the outbox, planned with the hold: a hold found by cron while no bot runs,
+# or while the platform is down, still reaches each organiser, once.
+
+
+def eventbot(*args: str, organisers: str = "") -> subprocess.CompletedProcess[str]:
+    """The installed command in a process of its own (as cron runs it), on the real clock."""
+    env = {**os.environ, "EVENTBOT_ORGANISERS": organisers} if organisers else None
+    return subprocess.run([sys.executable, "-m", "bot", *args], capture_output=True, text=True, timeout=120,
+                          check=False, env=env)
+
+
+def held_notices(h: Harness, user: str) -> list[str]:
+    return [m.text for m in h.adapter.to(user) if m.kind == "notice" and "Held:" in m.text]
+
+
+async def test_a_hold_found_by_cron_reaches_each_organiser_once_the_bot_runs(tmp_path: Path) -> None:
+    db = str(database_for(tmp_path))
+    good, empty = tmp_path / "sww.ics", tmp_path / "empty.ics"
+    good.write_bytes(upcoming_sww())
+    empty.write_bytes(EMPTY)
+    cron = "fake:org,fake:megan"
+    first = await asyncio.to_thread(eventbot, "--db", db, "import", str(good), "--calendar", "sww", organisers=cron)
+    assert first.returncode == 0, first.stderr
+
+    # No bot runs: cron's refresh finds the export empty, twice.
+    for _ in range(2):
+        held = await asyncio.to_thread(eventbot, "--db", db, "import", str(empty), "--calendar", "sww",
+                                       organisers=cron)
+        assert held.returncode == 3 and "8 of 8" in held.stdout, held.stderr
+        assert "unavailable" not in held.stderr
+    listed = await asyncio.to_thread(eventbot, "--db", db, "reminders", "--status", "pending", "--json")
+    waiting = [r for r in json.loads(listed.stdout)["reminders"] if r["kind"] == "notice"]
+    assert sorted(r["user"] for r in waiting) == ["fake:megan", "fake:org"]  # once each, not twice
+    assert all(r["held"] == {"cancels": 8, "upcoming": 8} and r["calendar"] == "sww" for r in waiting)
+    text = (await asyncio.to_thread(eventbot, "--db", db, "reminders", "--status", "pending")).stdout
+    assert "refresh of “sww” held (8 of 8 sessions)" in text
+
+    async with Harness.open(tmp_path, start=datetime.now(UTC)) as h:
+        await h.advance(timedelta(minutes=1))
+        for organiser in ("org", "megan"):
+            [told] = held_notices(h, organiser)
+            assert "would cancel 8 of 8 upcoming sessions" in told and "(50 %)" in told
+            assert f"eventbot import {empty} --calendar sww --force" in told
+        assert [m for m in h.adapter.sent if m.destination not in ("fake:org", "fake:megan")] == []
+    # Told once: a restart sends nothing again.
+    async with Harness.open(tmp_path, start=datetime.now(UTC)) as h:
+        await h.advance(timedelta(minutes=5))
+        assert h.adapter.sent == []
+
+
+async def test_a_hold_found_while_the_platform_is_down_is_told_when_it_is_back(harness: Harness,
+                                                                               server: FakeFeedServer) -> None:
+    h = harness
+    await h.say("org", f"/import {server.url()} sww")
+    h.adapter.clear()
+    server.feed = EMPTY
+    h.adapter.fail_next(*[DeliveryFailed("Discord is down", transient=True)] * 3)
+    await h.advance(REFRESH)  # the refresh, then the notice retried until the platform answers
+    [told] = held_notices(h, "org")
+    assert "8 of 8" in told and f"/import {server.url()} sww --force" in told
+    [sent] = [r for r in await h.app.store.reminders.find(ReminderStatus.SENT) if r.notice and r.notice.held]
+    assert sent.user_id == "fake:org" and sent.attempts == 3
+    await h.advance(REFRESH * 4)  # the same feed, still held: not told again
+    assert len(held_notices(h, "org")) == 1
+
+
+async def test_in_a_shared_chat_the_hold_notice_keeps_the_feeds_key_out(harness: Harness,
+                                                                        server: FakeFeedServer) -> None:
+    h = harness
+    secret = server.url("/calendar/ical/sww%40example.org/private-0a1b2c3d4e5f60718293a4b5c6d7e8f9/basic.ics")
+    await h.say("org", f"/import {secret} sww")
+    await h.app.store.people.save_settings(UserSettings("fake:org", delivery_chat="fake:room",
+                                                        display_name="Org"))
+    h.adapter.unreachable.add("fake:org")
+    h.adapter.clear()
+    server.feed = EMPTY
+    await h.advance(REFRESH)
+    [_, notice] = h.adapter.in_chat()
+    assert notice.kind == "notice" and notice.text.startswith("For Org: Held: this refresh of “sww”")
+    assert "private-0a1b2c3d" not in notice.text and f"/import http://127.0.0.1:{server.port}/… sww --force" in notice.text

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 from bot.calendars import (
     CalendarService,
     ChangeNotices,
-    HoldNotices,
     build_ics,
     default_calendar_name,
     summary_lines,
@@ -59,10 +58,7 @@ async def setup(services: Services, stack: contextlib.AsyncExitStack) -> None:
     service = CalendarService(services.store, services.clock, horizon_days=config.horizon_days,
                               default_timezone=config.timezone, fetcher=fetcher,
                               max_cancel_share=config.feed_max_cancel_share,
-                              notices=ChangeNotices(services.store), metrics=services.metrics)
-    service.add_hold_listener(HoldNotices(services.store, services.messenger.send, config.organisers,
-                                          default_language=config.language,
-                                          max_cancel_share=config.feed_max_cancel_share))
+                              notices=ChangeNotices(services.store, config.organisers), metrics=services.metrics)
     services.calendars = service
     for feed in config.feeds:
         schedule_feed(services, service, feed.name, feed.source, feed.refresh_minutes, feed.timezone or None,

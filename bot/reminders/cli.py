@@ -35,11 +35,14 @@ def reminder_json(r: Reminder, titles: dict[str, str]) -> dict[str, Any]:
            "last_error": r.last_error, "sent_at": r.sent_at.isoformat() if r.sent_at else None}
     if r.notice is not None:
         # A notice tells of sessions as the refresh saw them; "start" is when they are over.
-        row["title"] = r.notice.items[0].after.title
+        row["title"] = r.notice.title
         row["calendar"] = r.notice.calendar
         row["sessions"] = [{"occurrence": i.after.id, "title": i.after.title, "change": i.kind.value,
                             "fields": list(i.fields)} for i in r.notice.items]
         row["more_sessions"] = r.notice.more
+        if r.notice.held is not None:
+            # The organisers' notice of a held refresh (the source stays out: it may be secret).
+            row["held"] = {"cancels": r.notice.held.cancels, "upcoming": r.notice.held.upcoming}
     return row
 
 
@@ -82,7 +85,11 @@ async def reminders_command(args: argparse.Namespace, config: Config) -> int:
     if not rows:
         print(f"no {status.value} reminders", file=sys.stderr)
     for row in rows:
-        if row["kind"] == "notice":
+        if row.get("held"):
+            line = (f"#{row['id']} {row['status']} notice {row['user']}: refresh of “{row['calendar']}” held "
+                    f"({row['held']['cancels']} of {row['held']['upcoming']} sessions): planned {row['due']}, "
+                    f"attempts {row['attempts']}")
+        elif row["kind"] == "notice":
             more = len(row["sessions"]) - 1 + row["more_sessions"]
             line = (f"#{row['id']} {row['status']} notice {row['user']} “{row['title']}”"
                     f"{f' and {more} more' if more else ''}: planned {row['due']} (matters until {row['start']}), "

@@ -158,14 +158,16 @@ class _Job:
         if self.occurrence is not None:
             return self.occurrence.title
         assert self.reminder.notice is not None
-        return self.reminder.notice.items[0].after.title
+        return self.reminder.notice.title
 
     @property
-    def starts_at(self) -> datetime:
+    def starts_at(self) -> datetime | None:
+        """When the session it is about starts (None for a held refresh's notice)."""
         if self.occurrence is not None:
             return self.occurrence.start
-        assert self.reminder.notice is not None
-        return self.reminder.notice.items[0].after.start
+        notice = self.reminder.notice
+        assert notice is not None
+        return notice.items[0].after.start if notice.items else None
 
 
 def render_reminder(o: Occurrence, settings: UserSettings, default_zone: str, default_language: str,

@@ -103,9 +103,10 @@ class SqlCalendarRepository:
             last_sync=from_ts(r.last_sync), last_error=r.last_error, events=r.ser,
             occurrences=r.occ, refresh_minutes=r.refresh_minutes, held=_held_from_row(r)) for r in rows]
 
-    async def save_calendar(self, info: CalendarInfo) -> None:
+    async def save_calendar(self, info: CalendarInfo, notices: Sequence[PlannedNotice] = ()) -> None:
         async with self._engine.begin() as conn:
             await self._save_calendar(conn, info)
+            await insert_notices(conn, notices)
 
     @staticmethod
     async def _save_calendar(conn: Any, info: CalendarInfo) -> None:

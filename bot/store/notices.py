@@ -15,7 +15,16 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from bot.models import EventStatus, Notice, NoticeItem, NoticeKind, Occurrence, ReminderStatus, platform_of
+from bot.models import (
+    EventStatus,
+    HeldNotice,
+    Notice,
+    NoticeItem,
+    NoticeKind,
+    Occurrence,
+    ReminderStatus,
+    platform_of,
+)
 from bot.ports import PlannedNotice
 from bot.store.schema import reminder_meta, reminders
 
@@ -48,19 +57,27 @@ def _occurrence(d: dict[str, Any]) -> Occurrence:
 
 
 def notice_json(notice: Notice) -> str:
-    return json.dumps({
+    data: dict[str, Any] = {
         "calendar": notice.calendar, "more": notice.more,
         "items": [{"kind": i.kind.value, "fields": list(i.fields), "after": _snapshot(i.after),
                    "before": _snapshot(i.before) if i.before is not None else None} for i in notice.items],
-    }, ensure_ascii=False, separators=(",", ":"))
+    }
+    if notice.held is not None:
+        held = notice.held
+        data["held"] = {"source": held.source, "cancels": held.cancels, "upcoming": held.upcoming,
+                        "share": held.share}
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
 def notice_from_json(text: str) -> Notice:
     data = json.loads(text)
+    held = data.get("held")
     return Notice(calendar=data["calendar"], more=int(data.get("more", 0)), items=tuple(
         NoticeItem(kind=NoticeKind(i["kind"]), after=_occurrence(i["after"]),
                    before=_occurrence(i["before"]) if i.get("before") else None, fields=tuple(i["fields"]))
-        for i in data["items"]))
+        for i in data["items"]),
+        held=HeldNotice(source=held["source"], cancels=int(held["cancels"]), upcoming=int(held["upcoming"]),
+                        share=float(held["share"])) if held else None)
 
 
 async def insert_notices(conn: Any, notices: Sequence[PlannedNotice]) -> None:
@@ -68,8 +85,9 @@ async def insert_notices(conn: Any, notices: Sequence[PlannedNotice]) -> None:
 
     They carry the refresh's number, negated, as their offset: one person's notices from two
     refreshes about the same first session stay apart, and reminders (offsets ≥ 0) never clash.
+    A held refresh's notice is about no session (its occurrence is ``""``).
     """
-    notices = [n for n in notices if n.notice.items]
+    notices = [n for n in notices if n.notice.items or n.notice.held]
     if not notices:
         return
     m = reminder_meta.c
@@ -80,7 +98,7 @@ async def insert_notices(conn: Any, notices: Sequence[PlannedNotice]) -> None:
     else:
         await conn.execute(reminder_meta.update().where(m.key == _SEQUENCE).values(value=str(number)))
     await conn.execute(reminders.insert(), [
-        {"user_id": n.user_id, "occurrence_id": n.notice.items[0].after.id, "offset_s": -number,
+        {"user_id": n.user_id, "occurrence_id": n.notice.items[0].after.id if n.notice.items else "", "offset_s": -number,
          "platform": platform_of(n.user_id), "start_ts": n.until_ts, "due_ts": n.ready_ts,
          "ready_ts": n.ready_ts, "status": ReminderStatus.PENDING.value, "attempts": 0, "last_error": "",
          "updated_ts": n.ready_ts,
