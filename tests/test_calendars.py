@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from bot.calendars import CalendarService, SyncReport, add_to_calendar, build_ics, default_calendar_name
+from bot.calendars import CalendarService, SyncReport, default_calendar_name
 from bot.cli import main
 from bot.config import FeedConfig
 from bot.errors import FeedError
 from bot.i18n import translator
 from bot.ical import expand, occurrence_id, parse_feed, series_id
+from bot.ical.export import add_to_calendar, build_ics
 from bot.models import (
     Delivery,
     EventStatus,

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 from bot.calendars import (
     CalendarService,
     ChangeNotices,
-    build_ics,
     default_calendar_name,
     summary_lines,
 )
@@ -24,6 +23,7 @@ from bot.context import Context
 from bot.errors import FeedError, UsageError, UserError
 from bot.feeds import FeedFetcher, is_url
 from bot.i18n import N_, translator
+from bot.ical.export import build_ics
 from bot.models import Attachment, Role, SubscriptionScope
 from bot.timeutil import zone
 from bot.workers import once_across

@@ -1,4 +1,4 @@
-"""Reading iCalendar feeds: pure functions, no I/O, in three stages.
+"""Reading and writing iCalendar: pure functions, no I/O. Feeds are read in three stages.
 
 - ``reading``: ``parse_feed`` turns the bytes of a feed into one ``SeriesRecord`` per UID,
   repairing what other calendar tools get wrong and reporting what it skipped or repaired.
@@ -6,6 +6,8 @@
   custom VTIMEZONE it needs) so that any window can be expanded later without the feed.
 - ``expansion``: ``expand`` turns series into dated ``Occurrence``s for a window.
 - ``writing``: the text of each series' own VCALENDAR.
+
+``export`` writes calendars out again, as a standard .ics for other calendar tools.
 
 Beside them: ``lines`` (content lines and components), ``zones`` (time-zone names as
 calendar tools write them), ``ids`` and ``problems``.
