@@ -41,6 +41,7 @@ from bot.models import (
 from bot.store import identities
 from bot.store.anonymity import CLOSED_KEY, erase_poll_secret, erase_qa_secret, forget_on_disk
 from bot.store.ballots import Ballot, BallotBox, Closing, Recount
+from bot.store.batching import WriteGate
 from bot.store.schema import (
     checkins,
     live_bindings,
@@ -97,7 +98,7 @@ class _AlreadyIn(Exception):
 
 
 class SqlLiveRepository:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, gate: WriteGate | None = None) -> None:
         self._engine = engine
         # Salts of open polls, so a vote costs one write transaction and no extra read.
         self._poll_salts: dict[int, str] = {}
@@ -109,7 +110,7 @@ class SqlLiveRepository:
         self._open_by_ref: dict[str, Poll] = {}
         self._loading_open: dict[str, asyncio.Future[Poll | None]] = {}
         self._poll_generation = 0  # bumped on every change, so a read that raced one is not cached
-        self._ballots = BallotBox(engine)
+        self._ballots = BallotBox(engine, gate)
         self._ballots.closed_seen = self._closed_elsewhere
 
     # -- bindings --------------------------------------------------------------------
@@ -304,11 +305,11 @@ class SqlLiveRepository:
         return poll
 
     async def latest_poll(self, chat_id: str, *, open_only: bool = False) -> Poll | None:
+        if open_only and chat_id in self._open_in_chat:  # every vote asks: no query built
+            return self._open_in_chat[chat_id]
         query = sa.select(*_POLL_COLUMNS).where(polls.c.chat_id == chat_id)
         if not open_only:
             return await self._one_poll(query.order_by(polls.c.id.desc()).limit(1))
-        if chat_id in self._open_in_chat:
-            return self._open_in_chat[chat_id]
         # One look-up per chat at a time: the votes arriving together share it.
         loading = self._loading_open.get(chat_id)
         if loading is None:
