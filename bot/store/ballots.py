@@ -31,6 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.store.anonymity import erase_poll_secret
+from bot.store.batching import WriteGate
 from bot.store.schema import poll_votes, polls
 
 log = logging.getLogger(__name__)
@@ -83,8 +84,9 @@ Item = Ballot | Closing | Recount
 
 
 class BallotBox:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, gate: WriteGate | None = None) -> None:
         self._engine = engine
+        self._gate = gate or WriteGate(engine)
         self._queue: list[Item] = []
         self._flusher: asyncio.Task[None] | None = None
         self._voters: dict[int, set[str]] = {}  # a hint: who has stored votes, per poll seen
@@ -117,14 +119,10 @@ class BallotBox:
 
     async def _apply(self, batch: list[Item], *, trust_memory: bool) -> list[bool | None]:
         poll_ids = sorted({i.poll_id for i in batch})
-        async with self._engine.begin() as conn:
+        async with self._gate.begin() as conn:
             # A write first: it takes SQLite's write lock (PostgreSQL's row locks on these
             # polls), so no other process closes one of them until this batch commits.
-            await conn.execute(polls.update().where(polls.c.id.in_(poll_ids)).values(closed_at=polls.c.closed_at))
-            is_open = dict.fromkeys(poll_ids, False)
-            for row in await conn.execute(sa.select(polls.c.id).where(polls.c.id.in_(poll_ids),
-                                                                       polls.c.closed_at.is_(None))):
-                is_open[row[0]] = True
+            is_open = await _lock_and_read_open(conn, poll_ids)
             if not all(is_open.values()):
                 self.closed_seen({p for p, still_open in is_open.items() if not still_open})
             unknown = [p for p in poll_ids if is_open[p] and (not trust_memory or p not in self._voters)]
@@ -212,6 +210,22 @@ class BallotBox:
 async def _current(conn: AsyncConnection, poll_id: int, voter: str) -> set[int]:
     c = poll_votes.c
     return {r[0] for r in await conn.execute(sa.select(c.option).where(c.poll_id == poll_id, c.voter == voter))}
+
+
+async def _lock_and_read_open(conn: AsyncConnection, poll_ids: list[int]) -> dict[int, bool]:
+    """Take the polls' locks with a write, and say which are open: one statement where the
+    database returns what it updated (SQLite 3.35+, PostgreSQL), as a vote storm makes many
+    small batches."""
+    lock = polls.update().where(polls.c.id.in_(poll_ids)).values(closed_at=polls.c.closed_at)
+    is_open = dict.fromkeys(poll_ids, False)
+    if conn.dialect.update_returning:
+        for poll_id, closed_at in await conn.execute(lock.returning(polls.c.id, polls.c.closed_at)):
+            is_open[poll_id] = closed_at is None
+        return is_open
+    await conn.execute(lock)
+    for row in await conn.execute(sa.select(polls.c.id).where(polls.c.id.in_(poll_ids), polls.c.closed_at.is_(None))):
+        is_open[row[0]] = True
+    return is_open
 
 
 def _chunks(items: list[str]) -> Iterable[list[str]]:
