@@ -22,7 +22,7 @@ from bot.models import (
     platform_of,
 )
 from bot.store import identities
-from bot.store.batching import BatchLoader, WriteBatcher
+from bot.store.batching import BatchLoader, WriteBatcher, WriteGate
 from bot.store.schema import chats, facilitators, identity_links, subscriptions, users
 
 SNAPSHOT_TTL = 5.0
@@ -65,6 +65,24 @@ class Snapshot(Generic[T]):
         if changes == self._changes:  # a load that raced a change is not kept
             self._value, self._loaded = value, time.monotonic()
         return value
+
+
+def _settings_query() -> sa.CompoundSelect:
+    """The rows that make the settings of some ids, read for every batch of messages, so in
+    one statement built once: each id's own row (``link_identity`` NULL), and for each id
+    that is a linked account, its link and its person's row (NULL columns if the person has
+    none)."""
+    ids: sa.BindParameter[list[str]] = sa.bindparam("ids", expanding=True)
+    links = identity_links.c
+    none = sa.cast(sa.null(), sa.String)
+    own = sa.select(none.label("link_identity"), none.label("link_person"), *users.c).where(users.c.user_id.in_(ids))
+    linked = (sa.select(links.identity, links.person, *users.c)
+              .select_from(identity_links.outerjoin(users, users.c.user_id == links.person))
+              .where(links.identity.in_(ids)))
+    return sa.union_all(own, linked)
+
+
+_SETTINGS_OF = _settings_query()
 
 
 def _offsets_to_text(offsets: tuple[timedelta, ...] | None) -> str | None:
@@ -111,8 +129,9 @@ def as_account(person: UserSettings, own: UserSettings | None, account: str) -> 
 
 
 class SqlPeopleRepository:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, gate: WriteGate | None = None) -> None:
         self._engine = engine
+        self._gate = gate or WriteGate(engine)
         # Every message looks its sender up: concurrent look-ups share one query.
         self._settings = BatchLoader(self.get_many_settings)
         # ...and the first message of a newcomer stores their name: those writes share a commit.
@@ -129,16 +148,13 @@ class SqlPeopleRepository:
         account gets its person's preferences."""
         found: dict[str, UserSettings] = {}
         person_of: dict[str, str] = {}
-        links = identity_links.c
         async with self._engine.connect() as conn:
             for i in range(0, len(user_ids), 500):
-                chunk = user_ids[i:i + 500]
-                for identity, person in await conn.execute(
-                        sa.select(links.identity, links.person).where(links.identity.in_(chunk))):
-                    person_of[identity] = person
-                wanted = [*chunk, *(person_of[u] for u in chunk if u in person_of)]
-                for row in await conn.execute(sa.select(users).where(users.c.user_id.in_(wanted))):
-                    found[row.user_id] = settings_from_row(row)
+                for row in await conn.execute(_SETTINGS_OF, {"ids": user_ids[i:i + 500]}):
+                    if row.link_identity is not None:
+                        person_of[row.link_identity] = row.link_person
+                    if row.user_id is not None:
+                        found[row.user_id] = settings_from_row(row)
         settings: dict[str, UserSettings] = {}
         for uid in user_ids:
             own = found.get(uid)
@@ -154,35 +170,43 @@ class SqlPeopleRepository:
 
     async def _save_many_settings(self, batch: list[UserSettings]) -> None:
         latest = {s.user_id: s for s in batch}  # the last save of a person wins
-        async with self._engine.begin() as conn:
+        # A platform keeps a username unique, so whoever holds it now is the only one stored
+        # with it: someone who gave it up and has not been seen since loses it (and of two
+        # in one batch, the one saved later holds it).
+        holders: dict[str, dict[str, str]] = {}  # platform -> username (lower case) -> account
+        for s in batch:
+            if latest[s.user_id] is s and s.username:
+                holders.setdefault(platform_of(s.user_id), {})[s.username.lower()] = s.user_id
+        for uid, s in latest.items():
+            if s.username and holders[platform_of(uid)][s.username.lower()] != uid:
+                latest[uid] = replace(s, username=None)
+        async with self._gate.begin() as conn:
             # The first statement writes, so the write lock is taken before anything is read.
             named = [name_values(s) | {"uid": uid} for uid, s in latest.items()]
             await conn.execute(users.update().where(users.c.user_id == sa.bindparam("uid")), named)
-            # A linked account's preferences are its person's (read here, in the transaction
-            # that writes them, so a link made a moment ago by another process counts).
-            links = identity_links.c
+            # Who is stored already, and which are linked accounts, whose preferences are
+            # their person's (read in the transaction that writes them, so that a link made
+            # a moment ago by another process counts).
             person_of: dict[str, str] = {}
+            found: set[str] = set()
             ids = list(latest)
             for i in range(0, len(ids), 500):
-                person_of |= {row[0]: row[1] for row in await conn.execute(
-                    sa.select(links.identity, links.person).where(links.identity.in_(ids[i:i + 500])))}
+                for row in await conn.execute(_SETTINGS_OF, {"ids": ids[i:i + 500]}):
+                    if row.link_identity is not None:
+                        person_of[row.link_identity] = row.link_person
+                    if row.user_id is not None:
+                        found.add(row.user_id)
             preferences = {person_of.get(uid, uid): preference_values(s) for uid, s in latest.items()}
             await conn.execute(users.update().where(users.c.user_id == sa.bindparam("uid")),
                                [values | {"uid": uid} for uid, values in preferences.items()])
-            # A platform keeps a username unique, so whoever holds it now is the only one
-            # stored with it: someone who gave it up and has not been seen since loses it.
-            for uid, s in latest.items():
-                if s.username:
+            for platform, held in holders.items():
+                names = list(held.items())
+                for i in range(0, len(names), 200):
+                    chunk = names[i:i + 200]
                     await conn.execute(users.update().where(
-                        sa.func.lower(users.c.username) == s.username.lower(),
-                        users.c.user_id.like(f"{platform_of(uid)}:%"), users.c.user_id != uid)
-                        .values(username=None))
-            found: set[str] = set()
-            every = list(dict.fromkeys([*ids, *preferences]))
-            for i in range(0, len(every), 500):
-                chunk = every[i:i + 500]
-                found |= {r[0] for r in await conn.execute(sa.select(users.c.user_id)
-                                                           .where(users.c.user_id.in_(chunk)))}
+                        sa.func.lower(users.c.username).in_([name for name, _ in chunk]),
+                        users.c.user_id.like(f"{platform}:%"),
+                        users.c.user_id.not_in([uid for _, uid in chunk])).values(username=None))
             new = [(name_values(s) if uid in person_of else _settings_values(s)) | {"user_id": uid}
                    for uid, s in latest.items() if uid not in found]
             new += [values | {"user_id": person} for person, values in preferences.items()

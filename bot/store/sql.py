@@ -18,6 +18,7 @@ from bot.errors import StoreUnavailable
 from bot.ports import Clock
 from bot.store import schema
 from bot.store.adapter_state import SqlAdapterState
+from bot.store.batching import WriteGate
 from bot.store.budget import SqlRateBudget
 from bot.store.calendars import SqlCalendarRepository
 from bot.store.certificates import SqlCertificateRepository
@@ -93,10 +94,12 @@ class SqlStore:
         self.engine = engine
         self.clock = clock
         self.calendars = SqlCalendarRepository(engine)
-        self.people = SqlPeopleRepository(engine)
+        # Votes and newcomers' names, the writes a crowd makes at once, take turns.
+        gate = WriteGate(engine)
+        self.people = SqlPeopleRepository(engine, gate)
         self.links = SqlLinkRepository(engine)
         self.reminders = SqlReminderRepository(engine)
-        self.live = SqlLiveRepository(engine)
+        self.live = SqlLiveRepository(engine, gate)
         self.workers = SqlWorkerRepository(engine)
         self.rate_budget = SqlRateBudget(engine)
         self.adapter_state = SqlAdapterState(engine)

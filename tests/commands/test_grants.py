@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -52,6 +53,22 @@ async def test_a_username_given_up_is_not_kept_for_its_old_holder(h: Harness) ->
     await say(h, UserRef("fake:2002", "Megan Two", username="megan"), "hello")     # someone took it
     assert (await say(h, ORG, "/facilitator add @megan ev1"))[0].startswith("fake:2002 (@megan)")
     assert (await say(h, ORG, "/facilitator add @megan_r"))[0].startswith("fake:1001 (@megan_r)")
+
+
+async def test_a_username_changing_hands_within_one_moment_goes_to_its_new_holder(h: Harness) -> None:
+    await say(h, MEGAN, "hello")
+    # Both first messages arrive together, so their names are stored in one write.
+    await asyncio.gather(say(h, UserRef("fake:1001", "Megan Rhys", username="megan_r"), "hello"),
+                         say(h, UserRef("fake:2002", "Megan Two", username="megan"), "hello"),
+                         say(h, UserRef("fake:4000", "Dee", username="dee"), "hello"),
+                         say(h, UserRef("fake:4001", "Dee Two", username="dee"), "hello"),  # seen later
+                         *(say(h, UserRef(f"fake:{3000 + i}", f"Guest {i}", username=f"guest{i}"), "hi")
+                           for i in range(30)))
+    assert (await say(h, ORG, "/facilitator add @megan ev1"))[0].startswith("fake:2002 (@megan)")
+    assert (await say(h, ORG, "/facilitator add @megan_r"))[0].startswith("fake:1001 (@megan_r)")
+    assert await h.app.store.people.find_user_by_username("dee") == ["fake:4001"]
+    for i in range(30):
+        assert await h.app.store.people.find_user_by_username(f"guest{i}") == [f"fake:{3000 + i}"]
 
 
 async def test_same_username_on_two_platforms_is_refused_with_the_candidates(h: Harness) -> None:
