@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import sqlalchemy as sa
 
 from adapters.fake import FakeAdapter
-from bot.app import open_app
+from bot.app import open_app, settle_heap
 from bot.clock import SystemClock
 from bot.config import Config
 from bot.models import ChatKind, ChatRef, Incoming, Occurrence, UserRef, UserSettings
@@ -90,6 +90,7 @@ async def storm(voters: int, window: float, anonymous: bool, known: bool = True)
             poll = await app.store.live.latest_poll(room.id, open_only=True)
             assert poll is not None, adapter.texts()
             adapter.clear()
+            settle_heap()  # as ``eventbot run`` does once it has started
 
             loop = asyncio.get_running_loop()
             timings: list[float] = []
@@ -170,6 +171,7 @@ async def discord_storm(voters: int, window: float, close_after: float) -> dict[
 
                     poll = await api.wait_for(delivered)
                     message_id = int(poll.poll_ref)
+                    settle_heap()  # as ``eventbot run`` does once it has started
                     loop = asyncio.get_running_loop()
                     start = loop.time()
                     cpu = time.process_time()

@@ -150,7 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 async def _run(args: argparse.Namespace, config: Config, *, demo_dir: Path | None = None) -> int:
-    from bot.app import default_adapters, load_adapter, open_app
+    from bot.app import default_adapters, load_adapter, open_app, settle_heap
     from bot.samples import add_demo_session, load_shipped_schedules
     from bot.store.sql import describe_database
 
@@ -169,6 +169,7 @@ async def _run(args: argparse.Namespace, config: Config, *, demo_dir: Path | Non
                 print(_("Web pages: {url} (in a live room, /projector gives the projector link; "
                         "/admin the organisers' status page).", url=app.web.url), flush=True)
         await app.start_adapters()
+        settle_heap()
         log.info("eventbot running with %s on %s", ", ".join(names), describe_database(config.db))
         await app.wait_finished()
     return 0
