@@ -455,7 +455,9 @@ class ReminderStatus(enum.StrEnum):
 
 SESSION_STARTED = "the session had already started"
 SESSIONS_OVER = "the sessions it was about were over"
-"""Why a reminder, or a change notice, expired unsent (its ``last_error``)."""
+HOLD_OLD = "the held refresh it was about was days old"
+"""Why a reminder, a change notice, or the organisers' notice of a held refresh expired
+unsent (its ``last_error``)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -373,3 +373,23 @@ async def test_in_a_shared_chat_the_hold_notice_keeps_the_feeds_key_out(harness:
     [_, notice] = h.adapter.in_chat()
     assert notice.kind == "notice" and notice.text.startswith("For Org: Held: this refresh of “sww”")
     assert "private-0a1b2c3d" not in notice.text and f"/import http://127.0.0.1:{server.port}/… sww --force" in notice.text
+
+
+async def test_a_hold_notice_nobody_could_be_sent_for_days_expires_and_says_why(tmp_path: Path) -> None:
+    feed = tmp_path / "sww.ics"
+    feed.write_bytes(SWW)
+    async with Harness.open(tmp_path) as h:
+        service = h.app.services.calendars
+        await service.sync("sww", str(feed))  # type: ignore[union-attr]
+        feed.write_bytes(EMPTY)
+        report = await service.sync("sww")  # type: ignore[union-attr]
+        assert report.held is not None and report.notices == 1
+        later = h.clock.now() + timedelta(days=4)
+    # The bot was down for four days: the calendar still shows the hold; the notice is old news.
+    async with Harness.open(tmp_path, start=later) as h:
+        await h.advance(timedelta(0))
+        assert h.adapter.sent == []
+        [expired] = [r for r in await h.app.store.reminders.find(ReminderStatus.EXPIRED) if r.notice]
+        assert expired.user_id == "fake:org" and expired.last_error == "the held refresh it was about was days old"
+        [listing] = await h.say("org", "/calendars")
+        assert "held" in listing.lower()

@@ -47,6 +47,7 @@ from bot.errors import AdapterUnavailable, DeliveryFailed, RateLimited, Recipien
 from bot.i18n import reader_language, translator
 from bot.identities import shared_chat
 from bot.models import (
+    HOLD_OLD,
     MENTION,
     SESSION_STARTED,
     SESSIONS_OVER,
@@ -151,7 +152,9 @@ class _Job:
 
     @property
     def late(self) -> str:
-        return SESSION_STARTED if self.occurrence is not None else SESSIONS_OVER
+        if self.occurrence is not None:
+            return SESSION_STARTED
+        return SESSIONS_OVER if self.reminder.notice is not None and self.reminder.notice.items else HOLD_OLD
 
     @property
     def title(self) -> str:
@@ -465,7 +468,7 @@ class Dispatcher:
             s = settings.get(r.user_id) or UserSettings(r.user_id)
             if r.notice is not None:
                 if r.start <= now:
-                    self._finish(batch, r, ReminderStatus.EXPIRED, SESSIONS_OVER)
+                    self._finish(batch, r, ReminderStatus.EXPIRED, SESSIONS_OVER if r.notice.items else HOLD_OLD)
                     continue
             elif o is None or o.status is EventStatus.CANCELLED:
                 self._finish(batch, r, ReminderStatus.EXPIRED, "the session was cancelled")

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.models import SESSION_STARTED, SESSIONS_OVER, EventStatus, Reminder, ReminderStatus
+from bot.models import HOLD_OLD, SESSION_STARTED, SESSIONS_OVER, EventStatus, Reminder, ReminderStatus
 from bot.ports import PlannedReminder, ReminderKey, ReminderOutcome, ReminderSummary
 from bot.store.notices import REMINDER, notice_from_json
 from bot.store.schema import occurrences, reminder_meta, reminder_unreachable, reminders, workers
@@ -183,7 +183,8 @@ class SqlReminderRepository:
             result = await conn.execute(reminders.update().where(
                 r.status == _PENDING, r.start_ts <= now).values(
                 status=ReminderStatus.EXPIRED.value, updated_ts=now,
-                last_error=sa.case((r.kind == REMINDER, SESSION_STARTED), else_=SESSIONS_OVER)))
+                last_error=sa.case((r.kind == REMINDER, SESSION_STARTED), (r.occurrence_id == "", HOLD_OLD),
+                                   else_=SESSIONS_OVER)))
         return int(result.rowcount or 0)
 
     async def claim(self, token: str, now: int, horizons: dict[str, int], limit: int, *,
