@@ -16,8 +16,9 @@ on a unix socket, as the tests start it):
   that rate used between the first and the last send.
 * **throughput**: claim + send + record with an unlimited adapter, 1 process on SQLite against
   1 and 4 processes on PostgreSQL (each process the real dispatcher on its own connection).
-* **kill**: 4 processes, one SIGKILLed mid-fan-out and not restarted: lost, duplicates, and
-  ``recovery_s`` from the kill to the first reminder of its batch in flight sent by another.
+* **kill**: 4 processes, one SIGKILLed mid-fan-out (one caught with a batch in flight) and not
+  restarted: lost, duplicates, and ``recovery_s`` from the kill to the first reminder of its
+  batch in flight sent by another.
 """
 
 from __future__ import annotations
@@ -127,10 +128,17 @@ def run_fanout(server: Any, workers: int, args: argparse.Namespace, *, kill_at: 
         try:
             if kill_at is not None:
                 wait_for(out, kill_at, deadline)
-                victim = bots[-1]
-                assert victim._process is not None
-                pid = victim._process.pid
-                victim.kill()
+                # The victim is a process caught with a batch in flight: killing an idle one
+                # would leave nothing to recover.
+                pids = {bot._process.pid: bot for bot in bots if bot._process is not None}
+                while True:
+                    holding = asyncio.run(claims_by_pid(url))
+                    busy = [pid for pid in pids if holding.get(pid)]
+                    if busy or time.monotonic() > deadline:
+                        break
+                    time.sleep(0.05)  # polling the database another process writes
+                pid = busy[0] if busy else next(iter(pids))
+                pids[pid].kill()
                 killed_at = datetime.now(UTC)
                 in_flight = asyncio.run(claimed_by_pid(url, pid))
                 killed = {"killed_after": kill_at, "in_flight": len(in_flight)}
@@ -144,6 +152,25 @@ def run_fanout(server: Any, workers: int, args: argparse.Namespace, *, kill_at: 
                   if d["kind"] == "reminder" and d["to"] in in_flight and datetime.fromisoformat(d["at"]) >= killed_at]
         report.update(killed, recovery_s=round((min(resent) - killed_at).total_seconds(), 3) if resent else None)
     return report
+
+
+async def claims_by_pid(db: str) -> dict[int, int]:
+    """How many reminders each worker process has claimed and not yet recorded."""
+    import sqlalchemy as sa
+
+    from bot.clock import SystemClock
+    from bot.store.schema import reminders, workers
+
+    store = await SqlStore.open(db, SystemClock())
+    try:
+        async with store.engine.connect() as conn:
+            rows = await conn.execute(
+                sa.select(workers.c.pid, sa.func.count()).select_from(
+                    reminders.join(workers, workers.c.id == reminders.c.claimed_by))
+                .where(reminders.c.status == "sending").group_by(workers.c.pid))
+            return {int(pid): int(n) for pid, n in rows}
+    finally:
+        await store.close()
 
 
 async def claimed_by_pid(db: str, pid: int) -> set[str]:
