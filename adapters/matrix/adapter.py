@@ -50,7 +50,7 @@ from bot.config import Config
 from bot.errors import AdapterUnavailable, DeliveryFailed, RateLimited, RecipientUnreachable
 from bot.i18n import N_, translator
 from bot.models import ChatKind, ChatRef, Delivered, Incoming, NativePollAnswers, Outgoing, UserRef
-from bot.ports import AdapterStateRepository, Capability, MessageHandler, RateLimits
+from bot.ports import AdapterStateRepository, Capability, CommandMenu, MessageHandler, RateLimits
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +122,7 @@ class MatrixAdapter:
         self._joined: set[tuple[str, str]] = set()
         self._names: dict[str, str] = {}
         self._polls: dict[str, tuple[list[str], int, str]] = {}
+        self._commands: frozenset[str] = frozenset()  # the bot's, to write as typed here
         self._dm_locks: dict[str, asyncio.Lock] = {}
         self.rate_limited = 0  # how many times the homeserver said M_LIMIT_EXCEEDED
 
@@ -444,6 +445,11 @@ class MatrixAdapter:
 
     # -- sending -----------------------------------------------------------------------------
 
+    async def publish_commands(self, menu: CommandMenu) -> None:
+        """Matrix has no command menu; the names are kept so that replies write each command
+        as Element users must type it (``!events``, see ``convert.as_typed_here``)."""
+        self._commands = frozenset(spec.name for spec in menu.commands)
+
     async def send(self, message: Outgoing) -> Delivered:
         private = message.user is not None
         try:
@@ -467,7 +473,7 @@ class MatrixAdapter:
                     mention_user = convert.user_id_of(message.mention.user.id)
             event_type = "m.room.message"
             content = convert.message_content(
-                message.text, mention=message.mention, mention_user=mention_user,
+                convert.as_typed_here(message.text, self._commands), mention=message.mention, mention_user=mention_user,
                 reply_to=handling.event_id if replying and handling else None,
                 thread=handling.thread if replying and handling else None)
         event_id = await self._room_send(room_id, event_type, content, destination=message.destination,

@@ -5,6 +5,7 @@ Pure functions over the JSON of events, so they need neither a homeserver nor ma
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -84,6 +85,19 @@ def command_text(body: str, *, bot_user_id: str, bot_names: Iterable[str], menti
     if _COMMAND.match(text) and text[0] == "!":
         return "/" + text[1:]
     return text
+
+
+def as_typed_here(text: str, commands: frozenset[str]) -> str:
+    """The core writes commands as ``/name``; Element takes ``/name`` for a command of its own
+    and refuses to send it, so here they are written as people must type them: ``!name``.
+    Only the bot's own commands, each where a command can start (not inside an address)."""
+    return _command_slash(commands).sub("!", text) if commands else text
+
+
+@functools.lru_cache(maxsize=4)
+def _command_slash(commands: frozenset[str]) -> re.Pattern[str]:
+    names = "|".join(map(re.escape, sorted(commands, key=len, reverse=True)))
+    return re.compile(r"(?<![\w/.:@#%&=?~-])/(?=(?:" + names + r")\b)")
 
 
 def html_body(text: str, mention: Mention | None = None, mention_user: str | None = None) -> str:

@@ -146,7 +146,7 @@ async def test_a_restart_answers_what_came_while_down_and_nothing_twice(tmp_path
         await w.bot.close()
         await w.carol.say(dm, "/help")  # while the bot is down
         await w.bot.open()
-        await w.carol.from_bot(w.bot.user_id, dm, "/subscribe", "the help sent while the bot was down")
+        await w.carol.from_bot(w.bot.user_id, dm, "!subscribe", "the help sent while the bot was down")
         await w.carol.say(dm, "!language cy")
         await w.carol.wait_for(lambda seen: len(bot_messages(seen, w.bot, dm)) >= 3, "the third answer")
         replies = bot_messages(w.carol.seen, w.bot, dm)
@@ -166,7 +166,7 @@ async def test_a_new_database_answers_nothing_said_before_it_even_straight_after
         await w.carol.from_bot(w.bot.user_id, dm, "Europe/Paris")
     async with world(second, synapse) as w:
         await w.carol.say(dm, "!help")
-        await w.carol.from_bot(w.bot.user_id, dm, "/subscribe", "the answer to !help")
+        await w.carol.from_bot(w.bot.user_id, dm, "!subscribe", "the answer to !help")
         # A replayed command would have been answered first: batches are handled in order.
         replies = bot_messages(w.carol.seen, w.bot, dm)
         assert len(replies) == 1, [r.body[:40] for r in replies]
@@ -214,5 +214,5 @@ async def test_an_encrypted_room_is_told_once_in_clear_and_the_organiser_too(tmp
         await w.bob.send(room, "m.room.encrypted", {"algorithm": "m.megolm.v1.aes-sha2", "ciphertext": "AwgA",
                                                     "sender_key": "x", "session_id": "y", "device_id": "Z"})
         await w.bob.say(room, "!help")
-        await w.bob.from_bot(w.bot.user_id, room, "/subscribe", "the answer to a clear !help")
+        await w.bob.from_bot(w.bot.user_id, room, "!subscribe", "the answer to a clear !help")
         assert len([s for s in bot_messages(w.bob.seen, w.bot, room) if "encrypted" in s.body]) == 1

@@ -84,3 +84,16 @@ def test_only_unambiguous_buttons_become_reactions() -> None:
     two = ((Button("👍 1", "q:7:up"),), (Button("👍 2", "q:8:up"),))
     assert convert.reaction_buttons(two) == {}  # which question would a 👍 be for?
     assert convert.reaction_key("👍🏽") == "👍" and convert.reaction_key("👍️") == "👍"
+
+
+@pytest.mark.parametrize(("text", "typed"), [
+    ("To get reminders here instead, send /delivery dm here.", "To get reminders here instead, send !delivery dm here."),
+    ("/events — list sessions\n/vote N — vote", "!events — list sessions\n!vote N — vote"),
+    ("(/vote 2) or “/subscribe all”", "(!vote 2) or “!subscribe all”"),
+    ("Join at https://meet.example.org/events/vote or /events", "Join at https://meet.example.org/events/vote or !events"),
+    ("/eventsx and /unknown stay", "/eventsx and /unknown stay"),
+    ("a/vote, x:/vote, ~/vote", "a/vote, x:/vote, ~/vote"),
+])
+def test_commands_in_replies_are_written_as_element_users_type_them(text: str, typed: str) -> None:
+    assert convert.as_typed_here(text, frozenset({"events", "vote", "subscribe", "delivery"})) == typed
+    assert convert.as_typed_here(text, frozenset()) == text
