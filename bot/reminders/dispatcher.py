@@ -296,6 +296,10 @@ class Dispatcher:
         worker = self.services.worker
         return worker.id if worker is not None else None
 
+    def _heartbeat_seconds(self) -> int:
+        worker = self.services.worker
+        return worker.period if worker is not None else max(1, self.services.config.worker_heartbeat_seconds)
+
     def _stale_after(self) -> int:
         worker = self.services.worker
         return worker.stale_after if worker is not None else STALE_BEATS * self.services.config.worker_heartbeat_seconds
@@ -375,19 +379,24 @@ class Dispatcher:
         started = False
         horizons: dict[str, int | None] | None = None
         next_start: int | float | None = None
-        refreshed = maintained = -MAINTENANCE_SECONDS
+        refreshed = maintained = released_at = -MAINTENANCE_SECONDS
         while True:
             now_dt = self.clock.now()
             now = ts(now_dt)
-            if time.monotonic() - maintained >= MAINTENANCE_SECONDS:
-                # Full scans of the pending set: at the start and every few seconds, not per batch.
-                maintained = time.monotonic()
+            if time.monotonic() - released_at >= self._heartbeat_seconds():
+                # A dead worker's batch is taken back as soon as its silence shows: checked as
+                # often as workers beat (it reads only the rows being sent).
+                released_at = time.monotonic()
                 released = await self.repo.release_stale(now - self.lease, now,
                                                          silent_since=now - self._stale_after(),
                                                          keep=self._worker_id())
                 if released:
                     log.warning("returned %d reminders to pending: their worker is gone or their lease ran out",
                                 released)
+                    horizons = None
+            if time.monotonic() - maintained >= MAINTENANCE_SECONDS:
+                # A full scan of the pending set: at the start and every few seconds, not per batch.
+                maintained = time.monotonic()
                 expired = await self.repo.expire_started(now)
                 if expired:
                     log.warning("%d pending reminders expired: their sessions had already started", expired)
