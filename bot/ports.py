@@ -452,6 +452,12 @@ class PeopleRepository(Protocol):
         """Store a person's settings."""
         ...
 
+    def queue_settings(self, settings: UserSettings) -> Awaitable[None]:
+        """Queue a save of a person's settings and return at once: it is ordered before any
+        save queued after it (so a later save of the same person wins). Await the result
+        to know it is stored."""
+        ...
+
     async def find_user_by_name(self, name: str, platform: str | None = None) -> list[str]:
         """Return ids of people last seen under this display name (case-insensitive).
 

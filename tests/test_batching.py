@@ -11,6 +11,7 @@ from bot.clock import FakeClock
 from bot.models import Poll, UserSettings
 from bot.store.batching import BatchLoader, WriteBatcher
 from bot.store.sql import SqlStore
+from tests.harness import Harness
 
 
 async def test_batch_loader_coalesces_and_answers_each_caller() -> None:
@@ -93,3 +94,33 @@ async def test_a_crowd_asking_for_a_snapshot_at_once_reads_it_once() -> None:
     assert loads == 1
     snapshot.changed()
     assert await snapshot.get() == ["grant"] and loads == 2
+
+
+async def test_a_crowd_of_newcomers_setting_preferences_keeps_names_and_preferences(harness: Harness) -> None:
+    """A newcomer's name is stored while their first message is handled; the handler's own
+    save (here /timezone and /language) is queued after it and carries the name, so neither
+    is lost, whatever batches they land in."""
+    zones = ["Europe/London", "Europe/Paris", "America/Toronto", "Asia/Kolkata"]
+    await asyncio.gather(*(harness.say(f"new{i}", f"/timezone {zones[i % 4]}" if i % 2 else "/language cy")
+                           for i in range(40)))
+    assert len(harness.adapter.sent) == 40 and not [t for t in harness.adapter.texts() if "went wrong" in t]
+    settings = await harness.app.store.people.get_many_settings([f"fake:new{i}" for i in range(40)])
+    for i in range(40):
+        s = settings[f"fake:new{i}"]
+        assert s.display_name == harness.adapter.user(f"new{i}").name
+        assert (s.timezone, s.language) == ((zones[i % 4], None) if i % 2 else (None, "cy"))
+
+
+async def test_a_name_that_cannot_be_stored_does_not_cost_the_answer(harness: Harness,
+                                                                     caplog: pytest.LogCaptureFixture) -> None:
+    people = harness.app.store.people
+
+    def refuse(settings: UserSettings) -> asyncio.Future[None]:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        future.set_exception(RuntimeError("the disk is full"))
+        return future
+
+    people.queue_settings = refuse  # type: ignore[method-assign]
+    [reply] = await harness.say("newcomer", "/help")
+    assert reply.startswith("eventbot") or "/events" in reply
+    assert "could not store the name of fake:newcomer" in caplog.text
