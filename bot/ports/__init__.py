@@ -1,0 +1,103 @@
+"""Every interface the core depends on, by concern.
+
+Adapters implement ``ChatAdapter`` (plus whichever capability protocols they support,
+``platforms``); the store implements ``Store`` and its repositories (``calendars``,
+``outbox``, ``live``, ``store``); time comes from a ``Clock``. The core never imports an
+adapter or a platform SDK, only these protocols. Import them from here.
+"""
+
+from bot.ports.calendars import (
+    CalendarInfo,
+    CalendarRepository,
+    HeldRefresh,
+    PeopleRepository,
+    SeriesRecord,
+)
+from bot.ports.live import (
+    LiveRepository,
+)
+from bot.ports.outbox import (
+    PlannedNotice,
+    PlannedReminder,
+    ReminderKey,
+    ReminderOutcome,
+    ReminderRepository,
+    ReminderSummary,
+    WorkerInfo,
+    WorkerRepository,
+)
+from bot.ports.platforms import (
+    AdapterHealth,
+    Capability,
+    CertificateVerifier,
+    ChatAdapter,
+    Clock,
+    CommandMenu,
+    Completer,
+    Finished,
+    MessageHandler,
+    MetricsExposition,
+    RateLimits,
+    ReportsConnection,
+    SupportsCommandMenu,
+    SupportsEventMirror,
+    SupportsExclusiveReceiving,
+    SupportsJoinLink,
+    SupportsNativePolls,
+    SupportsStoredState,
+    VerifiedCertificate,
+)
+from bot.ports.store import (
+    AdapterStateRepository,
+    CertificateRepository,
+    LinkRepository,
+    LinkResult,
+    LinkStatus,
+    RateBudget,
+    Store,
+    UnlinkResult,
+)
+
+__all__ = [
+    "AdapterHealth",
+    "AdapterStateRepository",
+    "CalendarInfo",
+    "CalendarRepository",
+    "Capability",
+    "CertificateRepository",
+    "CertificateVerifier",
+    "ChatAdapter",
+    "Clock",
+    "CommandMenu",
+    "Completer",
+    "Finished",
+    "HeldRefresh",
+    "LinkRepository",
+    "LinkResult",
+    "LinkStatus",
+    "LiveRepository",
+    "MessageHandler",
+    "MetricsExposition",
+    "PeopleRepository",
+    "PlannedNotice",
+    "PlannedReminder",
+    "RateBudget",
+    "RateLimits",
+    "ReminderKey",
+    "ReminderOutcome",
+    "ReminderRepository",
+    "ReminderSummary",
+    "ReportsConnection",
+    "SeriesRecord",
+    "Store",
+    "SupportsCommandMenu",
+    "SupportsEventMirror",
+    "SupportsExclusiveReceiving",
+    "SupportsJoinLink",
+    "SupportsNativePolls",
+    "SupportsStoredState",
+    "UnlinkResult",
+    "VerifiedCertificate",
+    "WorkerInfo",
+    "WorkerRepository",
+]
