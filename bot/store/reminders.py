@@ -360,8 +360,16 @@ class SqlReminderRepository:
         return True
 
     async def set_meta(self, key: str, value: str) -> None:
-        async with self._engine.begin() as conn:
-            updated = await conn.execute(reminder_meta.update().where(reminder_meta.c.key == key)
-                                         .values(value=value))
-            if updated.rowcount == 0:
-                await conn.execute(reminder_meta.insert().values(key=key, value=value))
+        for attempt in range(2):
+            try:
+                async with self._engine.begin() as conn:
+                    updated = await conn.execute(reminder_meta.update().where(reminder_meta.c.key == key)
+                                                 .values(value=value))
+                    if updated.rowcount == 0:
+                        await conn.execute(reminder_meta.insert().values(key=key, value=value))
+                return
+            except IntegrityError:
+                # Another process made the row between the two statements (PostgreSQL locks
+                # no row that is not there yet): the update finds it now.
+                if attempt:
+                    raise

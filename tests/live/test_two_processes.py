@@ -71,3 +71,13 @@ async def test_the_daily_digest_goes_out_once_across_processes(tmp_path) -> None
             assert sorted(sent) == [0, 1]
             digests = h.adapter.in_chat("fake:organisers") + other.in_chat("fake:organisers")
             assert len(digests) == 1 and digests[0].text.startswith("Reminders in the last 24 hours: 1 sent")
+
+
+async def test_both_processes_writing_a_new_progress_row_at_once_both_succeed(live: Harness) -> None:
+    """Each dispatcher writes the fan-out's progress row; the first two writes can come at
+    once, before the row exists (on PostgreSQL nothing locks a row that is not there yet)."""
+    async with second_process(live) as (app, _other):
+        for i in range(30):
+            await asyncio.gather(live.app.store.reminders.set_meta(f"fanout{i}", "from A"),
+                                 app.store.reminders.set_meta(f"fanout{i}", "from B"))
+            assert await live.app.store.reminders.get_meta(f"fanout{i}") in ("from A", "from B")
