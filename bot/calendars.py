@@ -384,16 +384,15 @@ class CalendarService:
         if held is not None:
             # Nothing of the feed is stored, not even its validators, so that each refresh
             # reads it again and a forced import has something to apply.
+            told: list[PlannedNotice] = []
             if base.held != held:  # a new hold (the same feed held again is not told again)
-                told = (self.notices.plan_held(name, source, held, self.max_cancel_share, now)
-                        if self.notices is not None else [])
+                if self.notices is not None:
+                    told = self.notices.plan_held(name, source, held, self.max_cancel_share, now)
                 await repo.save_calendar(replace(base, last_error="", held=held), notices=told)
                 log.warning("calendar %s: refresh held, it would cancel %d of %d upcoming sessions", name,
                             held.cancels, held.upcoming)
-                return SyncReport(name, source, problems=problems, series=base.events,
-                                  occurrences=base.occurrences, held=held, notices=len(told))
             return SyncReport(name, source, problems=problems, series=base.events, occurrences=base.occurrences,
-                              held=held)
+                              held=held, notices=len(told))
 
         info = replace(base, source=source, timezone=tz, etag=etag, last_modified=last_modified,
                        content_hash=content_hash, last_sync=now, last_error="", held=None)

@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.models import (
     Delivery,
@@ -85,6 +85,20 @@ def _settings_query() -> sa.CompoundSelect:
 _SETTINGS_OF = _settings_query()
 
 
+async def _settings_rows(conn: AsyncConnection, ids: list[str]) -> tuple[dict[str, str], dict[str, Any]]:
+    """For ``ids``: the person of each that is a linked account, and the stored rows by user
+    id (the ids' own and their persons')."""
+    person_of: dict[str, str] = {}
+    rows: dict[str, Any] = {}
+    for i in range(0, len(ids), 500):
+        for row in await conn.execute(_SETTINGS_OF, {"ids": ids[i:i + 500]}):
+            if row.link_identity is not None:
+                person_of[row.link_identity] = row.link_person
+            if row.user_id is not None:
+                rows[row.user_id] = row
+    return person_of, rows
+
+
 def _offsets_to_text(offsets: tuple[timedelta, ...] | None) -> str | None:
     return None if offsets is None else ",".join(str(int(o.total_seconds())) for o in offsets)
 
@@ -146,15 +160,9 @@ class SqlPeopleRepository:
     async def get_many_settings(self, user_ids: list[str]) -> dict[str, UserSettings]:
         """Settings of many people at once (defaults for those with nothing stored); a linked
         account gets its person's preferences."""
-        found: dict[str, UserSettings] = {}
-        person_of: dict[str, str] = {}
         async with self._engine.connect() as conn:
-            for i in range(0, len(user_ids), 500):
-                for row in await conn.execute(_SETTINGS_OF, {"ids": user_ids[i:i + 500]}):
-                    if row.link_identity is not None:
-                        person_of[row.link_identity] = row.link_person
-                    if row.user_id is not None:
-                        found[row.user_id] = settings_from_row(row)
+            person_of, rows = await _settings_rows(conn, user_ids)
+        found = {uid: settings_from_row(row) for uid, row in rows.items()}
         settings: dict[str, UserSettings] = {}
         for uid in user_ids:
             own = found.get(uid)
@@ -190,15 +198,7 @@ class SqlPeopleRepository:
             # Who is stored already, and which are linked accounts, whose preferences are
             # their person's (read in the transaction that writes them, so that a link made
             # a moment ago by another process counts).
-            person_of: dict[str, str] = {}
-            found: set[str] = set()
-            ids = list(latest)
-            for i in range(0, len(ids), 500):
-                for row in await conn.execute(_SETTINGS_OF, {"ids": ids[i:i + 500]}):
-                    if row.link_identity is not None:
-                        person_of[row.link_identity] = row.link_person
-                    if row.user_id is not None:
-                        found.add(row.user_id)
+            person_of, found = await _settings_rows(conn, list(latest))
             preferences = {person_of.get(uid, uid): preference_values(s) for uid, s in latest.items()}
             await conn.execute(users.update().where(users.c.user_id == sa.bindparam("uid")),
                                [values | {"uid": uid} for uid, values in preferences.items()])
