@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable
 from dataclasses import replace
 
 from bot.context import Context
@@ -47,50 +46,32 @@ class Bot:
         return hint if hint in LANGUAGES else self.services.config.language
 
     async def context_for(self, incoming: Incoming) -> Context:
-        ctx, named = await self._context_and_name(incoming)
-        if named is not None:
-            await named
-        return ctx
-
-    async def _context_and_name(self, incoming: Incoming) -> tuple[Context, Awaitable[None] | None]:
-        """The context, and the write of the sender's name if it is news (queued, not yet
-        awaited)."""
         people = self.services.store.people
         settings = await people.get_settings(incoming.user.id)
         user = incoming.user
-        named = None
         # An adapter that knows the person gives a name; only then is a missing username news.
         if user.name and (settings.display_name != user.name or settings.username != user.username):
             settings = replace(settings, display_name=user.name, username=user.username)
-            named = people.queue_settings(settings)
+            try:
+                await people.save_settings(settings)
+            except Exception:  # the person still gets their answer; the name is stored next time
+                log.exception("could not store the name of %s", user.id)
         role = await self.role_of(incoming.user.id)
         chat_language = None if incoming.chat.is_private else await people.chat_language(incoming.chat.id)
-        return (Context(incoming=incoming, services=self.services, settings=settings, role=role,
-                        _=translator(self.language_for(settings, incoming.locale, chat_language))), named)
+        return Context(incoming=incoming, services=self.services, settings=settings, role=role,
+                       _=translator(self.language_for(settings, incoming.locale, chat_language)))
 
     async def handle(self, incoming: Incoming) -> None:
         """Answer one message or button press. Never raises: a failure is logged and, where
-        possible, the person is told in one line.
-
-        A newcomer's name is stored while the message is handled, not before: the write is
-        queued ahead of any the handler makes (so the handler's, which carries the name too,
-        wins), and ``handle`` returns once both are stored. A crowd's first votes then wait
-        for one write, not two in a row."""
+        possible, the person is told in one line."""
         try:
-            ctx, named = await self._context_and_name(incoming)
+            ctx = await self.context_for(incoming)
         except Exception:
             log.exception("could not prepare context for %s in %s", incoming.user.id, incoming.chat.id)
             return
-        try:
-            if incoming.chat.is_private:
-                try:
-                    await self.services.heard_in_private(incoming.user.id)
-                except Exception:
-                    log.exception("could not note that %s wrote privately", incoming.user.id)
-            await self.services.router.dispatch(ctx, incoming)
-        finally:
-            if named is not None:
-                try:
-                    await named
-                except Exception:
-                    log.exception("could not store the name of %s", incoming.user.id)
+        if incoming.chat.is_private:
+            try:
+                await self.services.heard_in_private(incoming.user.id)
+            except Exception:
+                log.exception("could not note that %s wrote privately", incoming.user.id)
+        await self.services.router.dispatch(ctx, incoming)

@@ -3,7 +3,7 @@ subscriptions and facilitator grants."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -160,12 +160,6 @@ class PeopleRepository(Protocol):
 
     async def save_settings(self, settings: UserSettings) -> None:
         """Store a person's settings."""
-        ...
-
-    def queue_settings(self, settings: UserSettings) -> Awaitable[None]:
-        """Queue a save of a person's settings and return at once: it is ordered before any
-        save queued after it (so a later save of the same person wins). Await the result
-        to know it is stored."""
         ...
 
     async def find_user_by_name(self, name: str, platform: str | None = None) -> list[str]:

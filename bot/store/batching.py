@@ -75,17 +75,12 @@ class WriteBatcher(Generic[T]):
         self._flusher: asyncio.Task[None] | None = None
 
     async def submit(self, item: T) -> None:
-        await self.enqueue(item)
-
-    def enqueue(self, item: T) -> asyncio.Future[None]:
-        """Queue ``item`` now (ahead of anything queued later) and return a future that
-        resolves once it is committed."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
         self._queue.append((item, future))
         if self._flusher is None or self._flusher.done():
             self._flusher = loop.create_task(self._flush())
-        return future
+        await future
 
     async def _flush(self) -> None:
         while self._queue:

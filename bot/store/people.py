@@ -176,9 +176,6 @@ class SqlPeopleRepository:
     async def save_settings(self, settings: UserSettings) -> None:
         await self._settings_writes.submit(settings)
 
-    def queue_settings(self, settings: UserSettings) -> asyncio.Future[None]:
-        return self._settings_writes.enqueue(settings)
-
     async def _save_many_settings(self, batch: list[UserSettings]) -> None:
         latest = {s.user_id: s for s in batch}  # the last save of a person wins
         # A platform keeps a username unique, so whoever holds it now is the only one stored
