@@ -55,7 +55,6 @@ from bot.models import (
     NoticeItem,
     NoticeKind,
     Occurrence,
-    Outgoing,
 )
 from bot.ports import CalendarInfo, Clock, HeldRefresh, PlannedNotice, SeriesRecord, Store
 from bot.redact import protect_source
@@ -75,7 +74,6 @@ Progress = Callable[[str, int, int], None]
 
 def _no_progress(stage: str, done: int, total: int) -> None:
     return None
-Send = Callable[[Outgoing], Awaitable[Any]]
 
 
 @dataclass(frozen=True, slots=True)
