@@ -134,16 +134,18 @@ def config_secrets(config: Config) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     redactor = configure_logging(args.verbose, args.log_format)
+    _ = translator(None)
     try:
         config_path = args.config or (Path(os.environ["EVENTBOT_CONFIG"]) if os.environ.get("EVENTBOT_CONFIG")
                                       else None)
         config = load_config(config_path, overrides={"db": args.db})
+        _ = translator(config.language)
         redactor.protect(*config_secrets(config))
         return asyncio.run(args.handler(args, config))
     except UserError as exc:
-        print(f"error: {translator(None)(exc.msgid, **exc.params)}", file=sys.stderr)
+        print(_("error: {message}", message=_(exc.msgid, **exc.params)), file=sys.stderr)
     except BotError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(_("error: {message}", message=exc), file=sys.stderr)
     except KeyboardInterrupt:
         return 130
     return 1

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.cli import main
 from tests.databases import database_for
 
 REPO = Path(__file__).resolve().parents[1]
@@ -92,3 +93,10 @@ def test_console_survives_an_invalid_byte_under_a_strict_utf8_locale(tmp_path: P
     assert "No sessions found. Try /events for what is coming up." in out
     # The reader thread lived on: the line after it was answered too.
     assert out.rstrip().endswith("You will be reminded 2h before each session you follow.")
+
+
+def test_an_error_is_told_in_the_configured_language(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("EVENTBOT_LANGUAGE", "cy")
+    assert main(["--db", str(tmp_path / "bot.db"), "export-attendance", "--calendar", "nowhere"]) == 1
+    assert capsys.readouterr().err.strip() == "gwall: Nid oes calendr o’r enw “nowhere”."

@@ -58,3 +58,19 @@ def test_reminders_command_shows_the_bot_processes_and_their_last_heartbeat(
     assert main(["--db", str(tmp_path / "bot.db"), "reminders"]) == 0
     out = capsys.readouterr().out
     assert re.search(r"worker #1 bot-host pid 4242, started \S+, last heartbeat 6\d\ds ago", out)
+
+
+def test_reminders_command_speaks_the_configured_language(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    # A Welsh-speaking organiser's bot (language = "cy") answers them in Welsh on the shell too.
+    asyncio.run(_fill(tmp_path, tmp_path / "bot.db"))
+    monkeypatch.setenv("EVENTBOT_LANGUAGE", "cy")
+    assert main(["--db", str(tmp_path / "bot.db"), "reminders"]) == 0
+    out = capsys.readouterr().out
+    assert "nodiadau atgoffa: pending 1, sending 0, sent 1, failed 2, expired 0" in out
+    assert re.search(r"dechreuwyd anfon \S+ \(gorffennwyd \S+\): 1 wedi’u hanfon", out)
+    assert re.search(r"#\d+ failed fake:bob “CLI session” i’w anfon \S+ \(dechrau \S+\), ymdrechion 1: ", out)
+    assert "reminders:" not in out and "attempts" not in out
+
+    assert main(["--db", str(tmp_path / "bot.db"), "reminders", "--status", "expired"]) == 0
+    assert capsys.readouterr().err.strip() == "dim nodiadau atgoffa expired"

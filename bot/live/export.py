@@ -30,7 +30,8 @@ from typing import Any
 
 from bot.clock import SystemClock
 from bot.config import Config
-from bot.i18n import translator
+from bot.errors import UserError
+from bot.i18n import N_, translator
 from bot.live.certificate import certificate_html, certificate_pdf, issue_certificate, verify_url
 from bot.live.session import cpd_hours
 from bot.ports import Store
@@ -140,8 +141,7 @@ async def _export_attendance(args: argparse.Namespace, config: Config) -> int:
     store = await SqlStore.open(config.db, SystemClock())
     try:
         if await store.calendars.get_calendar(args.calendar) is None:
-            print(f"error: no calendar named {args.calendar!r}", file=sys.stderr)
-            return 1
+            raise UserError(N_("There is no calendar named “{name}”."), name=args.calendar)
         rows = await attendance_rows(store, args.calendar)
     finally:
         await store.close()
@@ -157,29 +157,30 @@ async def _certificate(args: argparse.Namespace, config: Config) -> int:
     try:
         occurrence = await store.calendars.get_occurrence(args.event)
         if occurrence is None:
-            print(f"error: no session with id {args.event!r}", file=sys.stderr)
-            return 1
+            raise UserError(N_("There is no session with id “{id}”."), id=args.event)
         found = [c for c in await store.live.attendance(occurrence.id) if c.user_id == args.user]
         if not found:
-            print(f"error: {args.user} did not check in to {occurrence.id}", file=sys.stderr)
-            return 1
+            raise UserError(N_("{user} did not check in to {id}."), user=args.user, id=occurrence.id)
         settings = await store.people.get_settings(args.user)
         name = settings.display_name or found[0].name
         record = await issue_certificate(store, occurrence, found[0], name=name, now=SystemClock().now())
     finally:
         await store.close()
-    _ = translator(settings.language or config.language)
+    reader = translator(settings.language or config.language)  # the certificate's
+    _ = translator(config.language)  # whoever runs the command
     document: bytes
     if args.html:
-        document = certificate_html(occurrence, found[0], _, name=name, code=record.code).encode("utf-8")
+        document = certificate_html(occurrence, found[0], reader, name=name, code=record.code).encode("utf-8")
     else:
-        document = await asyncio.to_thread(certificate_pdf, record, occurrence, _,
+        document = await asyncio.to_thread(certificate_pdf, record, occurrence, reader,
                                            verify_url=verify_url(config, record))
     if args.out:
         await asyncio.to_thread(Path(args.out).write_bytes, document)
-        print(f"wrote {args.out} (verification code {record.code})", file=sys.stderr)
+        print(_("wrote {path} (verification code {code})", path=args.out, code=record.code),
+              file=sys.stderr)
     elif sys.stdout.isatty() and not args.html:
-        print("error: a PDF is not for a terminal: give --out FILE, or redirect the output", file=sys.stderr)
+        print(_("error: {message}", message=_(
+            "a PDF is not for a terminal: give --out FILE, or redirect the output")), file=sys.stderr)
         return 2
     else:
         sys.stdout.buffer.write(document)

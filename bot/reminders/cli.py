@@ -13,6 +13,7 @@ from typing import Any
 
 from bot.clock import SystemClock
 from bot.config import Config
+from bot.i18n import Translator, translator
 from bot.models import Reminder, ReminderStatus
 from bot.store.sql import SqlStore
 
@@ -71,33 +72,43 @@ async def reminders_command(args: argparse.Namespace, config: Config) -> int:
         print(json.dumps({"counts": counts, "fanout": progress, "workers": workers, "status": status.value,
                           "reminders": rows}, ensure_ascii=False, indent=2))
         return 0
-    print("reminders: " + ", ".join(f"{name} {n}" for name, n in counts.items()))
+    _ = translator(config.language)
+    # The statuses are printed as they are typed after --status.
+    print(_("reminders: {counts}", counts=", ".join(f"{name} {n}" for name, n in counts.items())))
     if progress:
-        state = "finished " + progress["finished"] if progress.get("finished") else "running"
-        print(f"fan-out started {progress['started']} ({state}): {progress['sent']} sent, "
-              f"{progress['failed']} failed, {progress['expired']} expired, {progress['retried']} to retry, "
-              f"{progress['waiting']} waiting, {progress['rate_per_second']} msg/s, "
-              f"{progress['rate_limited']} rate limits honoured")
+        state = _("finished {time}", time=progress["finished"]) if progress.get("finished") else _("running")
+        print(_("fan-out started {started} ({state}): {sent} sent, {failed} failed, {expired} expired, "
+                "{retried} to retry, {waiting} waiting, {rate} msg/s, {limited} rate limits honoured",
+                started=progress["started"], state=state, sent=progress["sent"], failed=progress["failed"],
+                expired=progress["expired"], retried=progress["retried"], waiting=progress["waiting"],
+                rate=progress["rate_per_second"], limited=progress["rate_limited"]))
     for w in workers:
         # A worker silent for long is a crashed process; the next bot to start forgets it.
-        print(f"worker #{w['id']} {w['host']} pid {w['pid']}, started {w['started']}, "
-              f"last heartbeat {w['silent_seconds']}s ago")
+        print(_("worker #{id} {host} pid {pid}, started {started}, last heartbeat {seconds}s ago",
+                id=w["id"], host=w["host"], pid=w["pid"], started=w["started"], seconds=w["silent_seconds"]))
     if not rows:
-        print(f"no {status.value} reminders", file=sys.stderr)
+        print(_("no {status} reminders", status=status.value), file=sys.stderr)
     for row in rows:
-        if row.get("held"):
-            line = (f"#{row['id']} {row['status']} notice {row['user']}: refresh of “{row['calendar']}” held "
-                    f"({row['held']['cancels']} of {row['held']['upcoming']} sessions): planned {row['due']}, "
-                    f"attempts {row['attempts']}")
-        elif row["kind"] == "notice":
-            more = len(row["sessions"]) - 1 + row["more_sessions"]
-            line = (f"#{row['id']} {row['status']} notice {row['user']} “{row['title']}”"
-                    f"{f' and {more} more' if more else ''}: planned {row['due']} (matters until {row['start']}), "
-                    f"attempts {row['attempts']}")
-        else:
-            line = (f"#{row['id']} {row['status']} {row['user']} “{row['title'] or row['occurrence']}” "
-                    f"due {row['due']} (start {row['start']}), attempts {row['attempts']}")
-        if row["last_error"]:
-            line += f": {row['last_error']}"
-        print(line)
+        print(_row_line(row, _))
     return 0
+
+
+def _row_line(row: dict[str, Any], _: Translator) -> str:
+    """One reminder or notice of the listing, as a line."""
+    common = {"id": row["id"], "status": row["status"], "user": row["user"], "due": row["due"],
+              "start": row["start"], "attempts": row["attempts"]}
+    if row.get("held"):
+        line = _("#{id} {status} notice {user}: refresh of “{calendar}” held ({cancels} of {upcoming} sessions): "
+                 "planned {due}, attempts {attempts}", calendar=row["calendar"], cancels=row["held"]["cancels"],
+                 upcoming=row["held"]["upcoming"], **common)
+    elif row["kind"] == "notice":
+        more = len(row["sessions"]) - 1 + row["more_sessions"]
+        title = _("“{title}” and {more} more", title=row["title"], more=more) if more else f"“{row['title']}”"
+        line = _("#{id} {status} notice {user} {title}: planned {due} (matters until {start}), attempts {attempts}",
+                 title=title, **common)
+    else:
+        line = _("#{id} {status} {user} “{title}” due {due} (start {start}), attempts {attempts}",
+                 title=row["title"] or row["occurrence"], **common)
+    if row["last_error"]:
+        line = _("{line}: {error}", line=line, error=row["last_error"])
+    return line
