@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import io
 import json
 import logging
 import uuid
@@ -41,6 +42,7 @@ from nio import (
     RoomSendResponse,
     SyncError,
     SyncResponse,
+    UploadResponse,
     WhoamiResponse,
 )
 
@@ -49,7 +51,16 @@ from adapters.matrix.convert import PREFIX
 from bot.config import Config
 from bot.errors import AdapterUnavailable, DeliveryFailed, RateLimited, RecipientUnreachable
 from bot.i18n import N_, translator
-from bot.models import ChatKind, ChatRef, Delivered, Incoming, NativePollAnswers, Outgoing, UserRef
+from bot.models import (
+    Attachment,
+    ChatKind,
+    ChatRef,
+    Delivered,
+    Incoming,
+    NativePollAnswers,
+    Outgoing,
+    UserRef,
+)
 from bot.ports import AdapterStateRepository, Capability, CommandMenu, MessageHandler, RateLimits
 
 log = logging.getLogger(__name__)
@@ -90,7 +101,8 @@ _current: contextvars.ContextVar[_Handling | None] = contextvars.ContextVar("mat
 
 class MatrixAdapter:
     name = "matrix"
-    capabilities = frozenset({Capability.NATIVE_POLLS, Capability.DIRECT_MESSAGES, Capability.REACTIONS})
+    capabilities = frozenset({Capability.NATIVE_POLLS, Capability.DIRECT_MESSAGES, Capability.REACTIONS,
+                              Capability.FILES, Capability.IMAGES})
 
     def __init__(self, homeserver: str, user_id: str, *, token: str = "", password: str = "",
                  rate: float = 0.2, organisers: Sequence[str] = (), language: str = "en",
@@ -476,6 +488,9 @@ class MatrixAdapter:
                 convert.as_typed_here(message.text, self._commands), mention=message.mention, mention_user=mention_user,
                 reply_to=handling.event_id if replying and handling else None,
                 thread=handling.thread if replying and handling else None)
+            if message.attachment is not None:
+                url = await self._upload(message.attachment, message.destination, private=private)
+                content = convert.media_content(content, message.attachment, url)
         event_id = await self._room_send(room_id, event_type, content, destination=message.destination,
                                          private=private, wait=REPLY_WAIT if handling is not None else 0.0)
         reactions = convert.reaction_buttons(message.buttons)
@@ -506,6 +521,18 @@ class MatrixAdapter:
                 waited += limited.retry_after
                 continue
             raise _translate(response, destination, private=private)
+
+    async def _upload(self, attachment: Attachment, destination: str, *, private: bool) -> str:
+        """Put a file in the homeserver's media repository; its ``mxc://`` address."""
+        try:
+            response, _keys = await self.client.upload(
+                io.BytesIO(attachment.content), content_type=attachment.mime_type, filename=attachment.filename,
+                filesize=len(attachment.content))
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise DeliveryFailed(f"{self._homeserver} unreachable: {type(exc).__name__}") from None
+        if isinstance(response, UploadResponse):
+            return str(response.content_uri)
+        raise _translate(response, destination, private=private)
 
     async def _direct_room(self, person: str) -> str:
         """The person's direct room with the bot, made (``is_direct``) on first use and kept.

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from bot.models import Mention, NativePollAnswers, PollSpec
+from bot.models import Attachment, Mention, NativePollAnswers, PollSpec
 
 PREFIX = "matrix:"
 
@@ -125,6 +125,15 @@ def message_content(text: str, *, mention: Mention | None = None, mention_user: 
     if relates:
         content["m.relates_to"] = relates
     return content
+
+
+def media_content(content: dict[str, Any], attachment: Attachment, url: str) -> dict[str, Any]:
+    """A text message (``message_content``) as a file or image message that carries it: the
+    text is the caption (``body`` beside a ``filename``, Matrix 1.10), so text and file arrive
+    as one event and a retry cannot leave one without the other."""
+    image = attachment.mime_type.startswith("image/") and attachment.mime_type != "image/svg+xml"
+    return {**content, "msgtype": "m.image" if image else "m.file", "filename": attachment.filename, "url": url,
+            "info": {"mimetype": attachment.mime_type, "size": len(attachment.content)}}
 
 
 def relation(reply_to: str | None, thread: str | None) -> dict[str, Any]:

@@ -15,6 +15,8 @@ import pytest
 pytest.importorskip("nio", reason="eventbot[matrix] is not installed")
 pytest.importorskip("synapse", reason="matrix-synapse (the test extra) is not installed")
 
+from nio import MemoryDownloadResponse
+
 from adapters.matrix import convert
 from bot.alarms import ManualAlarms
 from bot.clock import FakeClock
@@ -53,6 +55,26 @@ async def test_subscribe_by_dm_then_the_reminder_arrives_there_on_time(tmp_path:
         assert "m.relates_to" not in reminder.content  # a reminder answers no one
         [sent] = await repo.find(ReminderStatus.SENT)
         assert sent.sent_at is not None and timedelta(0) <= pending.due - sent.sent_at <= timedelta(seconds=10)
+
+
+async def test_the_ics_file_arrives_as_a_file_in_the_private_chat(tmp_path: Path, synapse: Synapse) -> None:
+    async with world(tmp_path, synapse) as w:
+        occurrence = make_occurrence("Reflective supervision", START + timedelta(hours=2))
+        await store_occurrences(w.bot.app, [occurrence])
+        dm = await w.direct_chat(w.bob)
+        await w.bob.say(dm, f"!subscribe {occurrence.id}")
+        await w.bob.from_bot(w.bot.user_id, dm, "Reflective supervision")
+        command = await w.bob.say(dm, "!ics")
+        sent = await w.bob.from_bot(w.bot.user_id, dm, ".ics file", "the .ics file")
+        # one event: the file, with the answer as its caption, threaded to the command
+        assert sent.content["msgtype"] == "m.file" and sent.content["filename"] == "my-sessions.ics"
+        assert sent.body.startswith("Here are your 1 event") and sent.content["formatted_body"]
+        assert sent.content["m.relates_to"]["m.in_reply_to"]["event_id"] == command
+        assert sent.content["info"]["mimetype"] == "text/calendar" and sent.content["url"].startswith("mxc://")
+        downloaded = await w.bob.client.download(mxc=sent.content["url"])
+        assert isinstance(downloaded, MemoryDownloadResponse), downloaded
+        assert downloaded.body.startswith(b"BEGIN:VCALENDAR") and b"Reflective supervision" in downloaded.body
+        assert len(downloaded.body) == sent.content["info"]["size"]
 
 
 async def go_live(w: World, room: str) -> None:
@@ -101,6 +123,11 @@ async def test_a_native_poll_voted_by_three_people_then_closed(tmp_path: Path, s
         assert closed is not None and not closed.is_open
         assert (await live.tally(closed)).votes == (0, 2, 1)
         assert "Risk" in results.body
+        # the chart comes with them, in the same event: an image whose caption is the results
+        assert results.content["msgtype"] == "m.image" and results.content["info"]["mimetype"] == "image/png"
+        chart = await w.bob.client.download(mxc=results.content["url"])
+        assert isinstance(chart, MemoryDownloadResponse), chart
+        assert chart.body.startswith(b"\x89PNG") and len(chart.body) == results.content["info"]["size"]
 
 
 async def test_an_anonymous_poll_takes_votes_by_dm(tmp_path: Path, synapse: Synapse) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from adapters.matrix import convert
-from bot.models import Button, Mention, PollSpec, UserRef
+from bot.models import Attachment, Button, Mention, PollSpec, UserRef
 
 BOT = "@eventbot:example.org"
 
@@ -97,3 +97,16 @@ def test_only_unambiguous_buttons_become_reactions() -> None:
 def test_commands_in_replies_are_written_as_element_users_type_them(text: str, typed: str) -> None:
     assert convert.as_typed_here(text, frozenset({"events", "vote", "subscribe", "delivery"})) == typed
     assert convert.as_typed_here(text, frozenset()) == text
+
+
+@pytest.mark.parametrize(("mime_type", "msgtype"), [("image/png", "m.image"), ("text/calendar", "m.file"),
+                                                    ("application/pdf", "m.file"), ("image/svg+xml", "m.file")])
+def test_a_file_carries_its_message_as_the_caption(mime_type: str, msgtype: str) -> None:
+    text = convert.message_content("Your certificate <for> “Ethics”.", reply_to="$cmd")
+    content = convert.media_content(text, Attachment("certificate.pdf", b"%PDF-1.7", mime_type), "mxc://hs/abc")
+    assert content["msgtype"] == msgtype and content["url"] == "mxc://hs/abc"
+    assert content["filename"] == "certificate.pdf" and content["info"] == {"mimetype": mime_type, "size": 8}
+    # the caption keeps the text's plain and HTML bodies and its reply
+    assert content["body"] == "Your certificate <for> “Ethics”."
+    assert content["formatted_body"] == "Your certificate &lt;for&gt; “Ethics”."
+    assert content["m.relates_to"] == {"m.in_reply_to": {"event_id": "$cmd"}}
