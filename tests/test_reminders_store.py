@@ -113,6 +113,27 @@ async def test_migration_5_reindexes_an_older_outbox(backend: Path | str) -> Non
         await store.close()
 
 
+async def test_migration_25_orders_an_older_outbox_by_id_among_equals(backend: Path | str) -> None:
+    clock = FakeClock(START)
+    store = await SqlStore.open(backend, clock)
+    async with store.engine.begin() as conn:
+        # The index as it was before.
+        await conn.exec_driver_sql("DROP INDEX ix_reminders_status_ready_id")
+        await conn.exec_driver_sql("CREATE INDEX ix_reminders_status_ready ON reminders (status, ready_ts)")
+        await conn.exec_driver_sql("DELETE FROM schema_version WHERE version = 25")
+    await store.close()
+
+    store = await SqlStore.open(backend, clock)
+    try:
+        async with store.engine.connect() as conn:
+            found = await conn.run_sync(lambda c: {ix["name"]: ix["column_names"]
+                                                   for ix in sa.inspect(c).get_indexes("reminders")})
+        assert found["ix_reminders_status_ready_id"] == ["status", "ready_ts", "id"]
+        assert "ix_reminders_status_ready" not in found
+    finally:
+        await store.close()
+
+
 async def test_migration_7_lets_an_older_outbox_hold_change_notices(tmp_path: Path) -> None:
     db = tmp_path / "bot.db"
     clock = FakeClock(START)
@@ -172,4 +193,26 @@ async def test_a_claim_skips_rows_another_process_is_claiming(postgres: Postgres
         assert len(b) == 100 and not {x.id for x in b} & set(held)
     finally:
         await other.close()
+        await store.close()
+
+
+async def test_a_dead_workers_batch_is_claimed_first_among_reminders_due_with_it(backend: Path | str) -> None:
+    # A fan-out: 300 reminders ready at one instant. A worker claims 100 and dies. Once its claims
+    # are returned, the next claim takes them (they were planned first), not whichever pending
+    # rows the database happens to return first among equals (PostgreSQL: the ones not moved by
+    # an update), which would leave the dead worker's people until the end of the fan-out.
+    store = await SqlStore.open(backend, FakeClock(START))
+    try:
+        repo = store.reminders
+        due = int(START.timestamp())
+        await repo.apply_plan(now=due, inserts=[PlannedReminder(f"fake:user{i}", "o00001", 3600, "fake", due + 3600,
+                                                                due) for i in range(300)],
+                              updates=[], deletes=[])
+        dead = await store.workers.register("host", 1, "", due)
+        lost = await repo.claim("dead", due, {"fake": due}, 100, worker=dead)
+        assert [r.id for r in lost] == sorted(r.id for r in lost)
+        assert await repo.release_stale(due - 120, due + 10, silent_since=due + 4) == 100
+        taken = await repo.claim("next", due + 10, {"fake": due + 10}, 100)
+        assert [r.id for r in taken] == [r.id for r in lost]
+    finally:
         await store.close()

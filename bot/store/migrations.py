@@ -143,6 +143,9 @@ MIGRATIONS: list[Migration] = [
         create_tables(schema.identity_links, schema.link_codes, schema.link_attempts),
         add_column(schema.users, "delivery_user"))),
     Migration(24, "one process runs the scheduled jobs", create_tables(schema.leases)),
+    Migration(25, "claims in planned order among reminders ready together", reindex(
+        schema.reminders, create=("ix_reminders_status_ready_id",), drop=("ix_reminders_status_ready",),
+    )),
 ]
 
 

@@ -198,7 +198,7 @@ class SqlReminderRepository:
         # The choice is a materialised CTE: as a subquery, PostgreSQL may run it again per row, and
         # each run skips the rows the last one locked, so far more than ``limit`` would be claimed.
         chosen = (sa.select(r.id).where(r.status == _PENDING, eligible)
-                  .order_by(r.ready_ts).limit(limit).with_for_update(skip_locked=True)
+                  .order_by(r.ready_ts, r.id).limit(limit).with_for_update(skip_locked=True)
                   .cte("chosen").prefix_with("MATERIALIZED", dialect="postgresql"))
         async with self._engine.begin() as conn:
             rows = await conn.execute(reminders.update().where(r.id.in_(sa.select(chosen.c.id)),

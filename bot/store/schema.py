@@ -145,7 +145,9 @@ reminders = sa.Table(
     sa.Column("kind", sa.String(16), nullable=False, server_default="reminder"),
     sa.Column("detail", sa.Text, nullable=True),
     sa.UniqueConstraint("user_id", "occurrence_id", "offset_s", name="uq_reminder_key"),
-    sa.Index("ix_reminders_status_ready", "status", "ready_ts"),
+    # Migration 25: ``id`` breaks ties, so a claim takes reminders ready at one instant in the
+    # order they were planned, and a dead worker's batch, returned, goes first again.
+    sa.Index("ix_reminders_status_ready_id", "status", "ready_ts", "id"),
     # Migration 5: lets a claim's ``id IN (…) AND status = 'pending'`` look its rows up by id
     # (SQLite would otherwise walk every pending row through the index above), and replaces
     # an index on ``claim`` that nothing needed: rows being sent are found by status.
