@@ -4,6 +4,7 @@
     python benchmarks/scaleout.py --reminders 3000 --workers 1 4 --json
     python benchmarks/scaleout.py --skip-fanout --json    # only throughput and the kill
     python benchmarks/scaleout.py --skip-throughput --skip-kill --json   # only the fan-outs
+    python benchmarks/scaleout.py --skip-fanout --skip-throughput --keep runs/ --json   # the kill, logs kept
 
 Three parts, each on a fresh database of a throwaway PostgreSQL server (the machine's binaries,
 on a unix socket, as the tests start it):
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import subprocess
@@ -113,8 +115,12 @@ def start_workers(root: Path, url: str, out: Path, count: int, args: argparse.Na
 
 def run_fanout(server: Any, workers: int, args: argparse.Namespace, *, kill_at: int | None = None) -> dict[str, Any]:
     url = server.database()
-    with tempfile.TemporaryDirectory(prefix="eventbot-scaleout-") as tmp:
-        root = Path(tmp)
+    with contextlib.ExitStack() as stack:
+        if args.keep:
+            # Each fan-out's workers' logs and the platform's deliveries, kept for a look afterwards.
+            root = Path(tempfile.mkdtemp(prefix=f"fanout-{workers}-{'kill-' if kill_at else ''}", dir=args.keep))
+        else:
+            root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="eventbot-scaleout-")))
         out = root / "deliveries.jsonl"
         # Due once the processes are surely up and the fan-out has had its head start.
         lead = args.reminders / (args.rate * RATE_HEADROOM) + 30
@@ -266,6 +272,7 @@ def main() -> None:
     parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument("--skip-kill", action="store_true")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--keep", metavar="DIR", help="keep each fan-out's worker logs and deliveries under DIR")
     parser.add_argument("--drain", help=argparse.SUPPRESS)
     parser.add_argument("--at", help=argparse.SUPPRESS)
     args = parser.parse_args()
