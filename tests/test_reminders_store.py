@@ -4,8 +4,9 @@ and migration 5 brings an older database's indexes to the current definition."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
-from datetime import timedelta
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -91,47 +92,43 @@ async def test_claim_and_record_look_rows_up_by_index(backend: Path | str) -> No
         await store.close()
 
 
-async def test_migration_5_reindexes_an_older_outbox(backend: Path | str) -> None:
-    db = backend
+@contextlib.asynccontextmanager
+async def migrated_again(db: Path | str, version: int, *undo: str) -> AsyncIterator[SqlStore]:
+    """The store opened again after ``undo`` took a database back to before migration ``version``
+    (which the opening applies anew)."""
     clock = FakeClock(START)
     store = await SqlStore.open(db, clock)
     async with store.engine.begin() as conn:
-        # The outbox as migration 2 first created it.
-        await conn.exec_driver_sql("DROP INDEX ix_reminders_status_id")
-        await conn.exec_driver_sql("CREATE INDEX ix_reminders_claim ON reminders (claim)")
-        await conn.exec_driver_sql("DELETE FROM schema_version WHERE version = 5")
+        for statement in undo:
+            await conn.exec_driver_sql(statement)
+        await conn.exec_driver_sql(f"DELETE FROM schema_version WHERE version = {version}")
     await store.close()
-
-    clock.advance(timedelta(minutes=1))
     store = await SqlStore.open(db, clock)
     try:
-        async with store.engine.connect() as conn:
-            names = await conn.run_sync(lambda c: {ix["name"] for ix in sa.inspect(c).get_indexes("reminders")})
-        assert "ix_reminders_status_id" in names and "ix_reminders_claim" not in names
-        assert await store.schema_version() >= 5
+        assert await store.schema_version() >= version
+        yield store
     finally:
         await store.close()
 
 
-async def test_migration_25_orders_an_older_outbox_by_id_among_equals(backend: Path | str) -> None:
-    clock = FakeClock(START)
-    store = await SqlStore.open(backend, clock)
-    async with store.engine.begin() as conn:
-        # The index as it was before.
-        await conn.exec_driver_sql("DROP INDEX ix_reminders_status_ready_id")
-        await conn.exec_driver_sql("CREATE INDEX ix_reminders_status_ready ON reminders (status, ready_ts)")
-        await conn.exec_driver_sql("DELETE FROM schema_version WHERE version = 25")
-    await store.close()
+async def test_migration_5_reindexes_an_older_outbox(backend: Path | str) -> None:
+    # The outbox as migration 2 first created it.
+    async with migrated_again(backend, 5, "DROP INDEX ix_reminders_status_id",
+                              "CREATE INDEX ix_reminders_claim ON reminders (claim)") as store:
+        async with store.engine.connect() as conn:
+            names = await conn.run_sync(lambda c: {ix["name"] for ix in sa.inspect(c).get_indexes("reminders")})
+        assert "ix_reminders_status_id" in names and "ix_reminders_claim" not in names
 
-    store = await SqlStore.open(backend, clock)
-    try:
+
+async def test_migration_25_orders_an_older_outbox_by_id_among_equals(backend: Path | str) -> None:
+    # The index as it was before.
+    async with migrated_again(backend, 25, "DROP INDEX ix_reminders_status_ready_id",
+                              "CREATE INDEX ix_reminders_status_ready ON reminders (status, ready_ts)") as store:
         async with store.engine.connect() as conn:
             found = await conn.run_sync(lambda c: {ix["name"]: ix["column_names"]
                                                    for ix in sa.inspect(c).get_indexes("reminders")})
         assert found["ix_reminders_status_ready_id"] == ["status", "ready_ts", "id"]
         assert "ix_reminders_status_ready" not in found
-    finally:
-        await store.close()
 
 
 async def test_migration_7_lets_an_older_outbox_hold_change_notices(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from bot.store.sql import SqlStore
 from bot.workers import ProcessIdentity, Worker
 from tests.harness import START, Harness, make_occurrence
 from tests.test_reminders import counts, subscribe_many
+from tests.test_reminders_store import migrated_again
 
 LEASE = 120
 HEARTBEAT = 2
@@ -150,21 +151,10 @@ def test_only_a_process_of_this_host_known_to_have_ended_is_taken_for_gone() -> 
 
 
 async def test_migration_8_gives_an_older_outbox_workers(tmp_path: Path) -> None:
-    db = tmp_path / "bot.db"
-    clock = FakeClock(START)
-    store = await SqlStore.open(db, clock)
-    async with store.engine.begin() as conn:
-        # The database as migration 6 left it.
-        await conn.exec_driver_sql("DROP TABLE workers")
-        await conn.exec_driver_sql("ALTER TABLE reminders DROP COLUMN claimed_by")
-        await conn.exec_driver_sql("DELETE FROM schema_version WHERE version = 8")
-    await store.close()
-
-    store = await SqlStore.open(db, clock)
-    try:
+    # The database as migration 6 left it.
+    async with migrated_again(tmp_path / "bot.db", 8, "DROP TABLE workers",
+                              "ALTER TABLE reminders DROP COLUMN claimed_by") as store:
         async with store.engine.connect() as conn:
             columns = await conn.run_sync(lambda c: {col["name"] for col in sa.inspect(c).get_columns("reminders")})
         assert "claimed_by" in columns
         assert await store.workers.register("host", 1, "", 0) > 0
-    finally:
-        await store.close()
